@@ -1,0 +1,51 @@
+# embeval — top-level entry points. Everything real is in CMake; these targets
+# wrap the whole flow so that a new user needs one command.
+#
+#   make demo    install dependencies, build, prepare the default models, run
+#                the default evaluation
+#   make test    install dependencies, build, run the whole test suite (CTest)
+#   make build   configure + build only (build/)
+#   make asan    build + test under AddressSanitizer/UBSan (build-asan/)
+#   make models  export the reference model architectures (models/*.onnx)
+#   make install PREFIX=/usr/local
+
+BUILD ?= build
+JOBS ?= $(shell nproc)
+PREFIX ?= /usr/local
+CMAKE_FLAGS ?=
+CTEST_FLAGS ?= --output-on-failure
+SYS_PYTHON ?= /usr/bin/python3
+
+.PHONY: all deps build test asan demo models install clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_FLAGS)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+test: deps
+	$(MAKE) build
+	cd $(BUILD) && ctest -j $(JOBS) $(CTEST_FLAGS)
+
+asan: deps
+	$(MAKE) build BUILD=build-asan CMAKE_FLAGS="-DEV_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug"
+	cd build-asan && ctest -j $(JOBS) $(CTEST_FLAGS)
+
+models: build
+	$(SYS_PYTHON) tools/export_models.py --out models
+
+demo: deps
+	$(MAKE) models
+	$(BUILD)/embeval inspect models/resnet50-opset17.onnx
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan

@@ -1,0 +1,16 @@
+/*
+ * embeval.h — umbrella header of libembeval.
+ *
+ * libembeval evaluates image embedding models: it runs ONNX models on the CPU
+ * (model.h), reads and writes NumPy arrays (npy.h), and computes retrieval,
+ * clustering and classification metrics. Every sub-header can be included on
+ * its own; this one includes them all.
+ */
+#ifndef EMBEVAL_H
+#define EMBEVAL_H
+
+#include "embeval/common.h"
+#include "embeval/model.h"
+#include "embeval/npy.h"
+
+#endif
