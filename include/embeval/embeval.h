@@ -13,5 +13,6 @@
 #include "embeval/model.h"
 #include "embeval/npy.h"
 #include "embeval/dataset.h"
+#include "embeval/image.h"
 
 #endif
