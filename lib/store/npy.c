@@ -11,6 +11,8 @@
 #include "embeval/npy.h"
 
 #include <ctype.h>
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,7 +153,13 @@ static bool convert(const void *src, ev_dtype from, void *dst, ev_dtype to, int6
     if (to == EV_DT_FLOAT) {
         float *o = dst;
         switch (from) {
-        case EV_DT_DOUBLE: for (int64_t i = 0; i < n; i++) o[i] = (float)((const double *)src)[i]; return true;
+        case EV_DT_DOUBLE:
+            for (int64_t i = 0; i < n; i++) {
+                double v = ((const double *)src)[i];
+                /* out-of-range double->float is undefined behaviour in C */
+                o[i] = v > FLT_MAX ? INFINITY : v < -FLT_MAX ? -INFINITY : (float)v;
+            }
+            return true;
         case EV_DT_UINT8:
         case EV_DT_BOOL: for (int64_t i = 0; i < n; i++) o[i] = ((const uint8_t *)src)[i]; return true;
         default: return false;
@@ -229,18 +237,20 @@ ev_status ev_npy_parse(const void *buf, size_t len, const char *name, ev_dtype w
     void *tmp = NULL;
     if (!data) return fail(errbuf, errlen, EV_ERR_NOMEM, name, "out of memory for .npy data");
     const void *src = b + doff;
-    if (swap) {
-        tmp = malloc(bytes ? bytes : 1);
+    /* A hostile header length can leave the data misaligned for its type:
+     * copy to aligned memory before typed access. */
+    if (swap || ((uintptr_t)src % es) != 0) {
+        tmp = ev_malloc_aligned(bytes);
         if (!tmp) {
             ev_free_aligned(data);
             return fail(errbuf, errlen, EV_ERR_NOMEM, name, "out of memory for .npy data");
         }
         memcpy(tmp, src, bytes);
-        byteswap(tmp, n, es);
+        if (swap) byteswap(tmp, n, es);
         src = tmp;
     }
     bool ok = convert(src, dt, data, to, n);
-    free(tmp);
+    ev_free_aligned(tmp);
     if (!ok) {
         ev_free_aligned(data);
         char what[128];
