@@ -881,7 +881,11 @@ static ev_status split_prepare(ev_graph *g, ev_node *n, ev_err *err)
 {
     split_params *p;
     int present = 0;
-    EV_TRY(check_arity(n, 1, n->opset >= 13 ? 2 : 1, 1, n->n_out > 0 ? n->n_out : 1, err));
+    /* Outputs are variadic and any of them may be omitted (""). */
+    if (n->n_in < 1 || n->n_in > (n->opset >= 13 ? 2 : 1) || n->in[0] < 0)
+        return op_fail(err, EV_ERR_SHAPE, n, "expects the input (and at opset >= 13 an optional 'split'), got %d inputs",
+                       n->n_in);
+    if (n->n_out < 1) return op_fail(err, EV_ERR_SHAPE, n, "expects at least one output");
     EV_TRY(alloc_params(g, n, sizeof *p, (void **)&p, err));
     EV_TRY(attr_int_typed(n, "axis", 0, &p->axis, NULL, err));
     if (n->opset < 13) {
@@ -1630,6 +1634,7 @@ static ev_status pad_prepare(ev_graph *g, ev_node *n, ev_err *err)
 
 typedef struct pad_geom {
     int64_t before[EV_MAX_RANK], after[EV_MAX_RANK], dims[EV_MAX_RANK];
+    int64_t lo[EV_MAX_RANK], ext[EV_MAX_RANK]; /* kept input range after cropping */
     unsigned char cval[16]; /* fill element (constant mode) */
 } pad_geom;
 
@@ -1690,7 +1695,13 @@ static ev_status pad_compute(const ev_node *n, const ev_tensor *const *in, pad_g
             return op_fail(err, EV_ERR_LIMIT, n, "padded dimension %d overflows", k);
         if (d < 0)
             return op_fail(err, EV_ERR_SHAPE, n, "pads crop axis %d of size %lld below zero", k, (long long)x->dims[k]);
-        if (p->mode != PAD_CONSTANT && x->dims[k] == 0 && d > 0)
+        /* Negative pads crop first; the remaining (cropped) extent is what
+         * edge/reflect padding replicates (as ONNX Runtime does). */
+        pg->lo[k] = pg->before[k] < 0 ? -pg->before[k] : 0;
+        pg->ext[k] = x->dims[k] - pg->lo[k] - (pg->after[k] < 0 ? -pg->after[k] : 0);
+        if (pg->ext[k] < 0)
+            return op_fail(err, EV_ERR_SHAPE, n, "pads crop axis %d of size %lld below zero", k, (long long)x->dims[k]);
+        if (p->mode != PAD_CONSTANT && pg->ext[k] == 0 && d > 0)
             return op_fail(err, EV_ERR_SHAPE, n, "cannot %s-pad the empty axis %d",
                            p->mode == PAD_EDGE ? "edge" : "reflect", k);
         pg->dims[k] = d;
@@ -1705,7 +1716,8 @@ static ev_status pad_infer(const ev_node *n, const ev_tensor *const *in, ev_tens
     return set_out(n, out[0], in[0]->dtype, in[0]->rank, pg.dims, err);
 }
 
-/* Source index along an axis of size d for output index o (-1 = fill). */
+/* Source index (relative to the kept range of size d) along an axis for
+ * output index o, `before` >= 0 elements padded in front (-1 = fill). */
 static int64_t pad_map(int mode, int64_t o, int64_t before, int64_t d)
 {
     int64_t i = o - before;
@@ -1746,7 +1758,11 @@ static ev_status pad_run(const ev_node *n, const ev_tensor *const *in, ev_tensor
     if (!maps) return op_fail(ctx->err, EV_ERR_NOMEM, n, "out of memory");
     for (int64_t k = 0, at = 0; k < r; k++) {
         mp[k] = maps + at;
-        for (int64_t o = 0; o < pg.dims[k]; o++) mp[k][o] = pad_map(p->mode, o, pg.before[k], x->dims[k]);
+        int64_t before = pg.before[k] > 0 ? pg.before[k] : 0;
+        for (int64_t o = 0; o < pg.dims[k]; o++) {
+            int64_t m = pad_map(p->mode, o, before, pg.ext[k]);
+            mp[k][o] = m < 0 ? -1 : m + pg.lo[k];
+        }
         at += pg.dims[k];
     }
     dense_strides(r, x->dims, xs);
