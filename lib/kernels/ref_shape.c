@@ -792,7 +792,8 @@ static ev_status concat_prepare(ev_graph *g, ev_node *n, ev_err *err)
         if (n->in[i] < 0) return op_fail(err, EV_ERR_SHAPE, n, "input %d is missing", i);
     EV_TRY(check_arity(n, n->n_in, n->n_in, n->n_in, 1, err));
     EV_TRY(alloc_params(g, n, sizeof *p, (void **)&p, err));
-    EV_TRY(attr_int_typed(n, "axis", 0, &p->axis, &present, err));
+    /* Concat-1 defaults to axis 1; from opset 4 the axis is required. */
+    EV_TRY(attr_int_typed(n, "axis", 1, &p->axis, &present, err));
     if (!present && n->opset >= 4) return op_fail(err, EV_ERR_SHAPE, n, "attribute 'axis' is required");
     return EV_OK;
 }
@@ -1548,7 +1549,10 @@ static ev_status range_compute(const ev_node *n, const ev_tensor *const *in, ran
         double c;
         if (r->fd == 0.0 || !isfinite(r->fd) || !isfinite(r->fs) || !isfinite(fl))
             return op_fail(err, EV_ERR_SHAPE, n, "start/limit/delta must be finite and delta non-zero");
-        c = ceil((fl - r->fs) / r->fd);
+        /* limit - start in the element type (as ONNX Runtime), then the
+         * division in double. */
+        double diff = r->dt == EV_DT_FLOAT ? (double)((float)fl - (float)r->fs) : fl - r->fs;
+        c = ceil(diff / r->fd);
         if (!(c < 9.0e18)) return op_fail(err, EV_ERR_LIMIT, n, "too many elements");
         r->count = c > 0 ? (int64_t)c : 0;
     } else {
@@ -1664,11 +1668,9 @@ static ev_status pad_compute(const ev_node *n, const ev_tensor *const *in, pad_g
                 return op_fail(err, EV_ERR_SHAPE, n, "constant_value has dtype %s, data has %s",
                                ev_dtype_name(cv->dtype), ev_dtype_name(x->dtype));
             if (ne > 1 || cv->rank > 1) return op_fail(err, EV_ERR_SHAPE, n, "constant_value must be a scalar");
-            if (ne == 1) {
-                if (!cv->data)
-                    return op_fail(err, EV_ERR_INTERNAL, n, "constant_value has no data");
-                memcpy(pg->cval, cv->data, esz);
-            }
+            /* At plan time the value may be unknown (a runtime input): it
+             * does not affect shapes. run() always has the data. */
+            if (ne == 1 && cv->data) memcpy(pg->cval, cv->data, esz);
         }
     }
     if (na < 0) {

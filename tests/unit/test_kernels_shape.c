@@ -597,6 +597,13 @@ static void test_constantofshape_range(void)
     EXPECT(op_call("Range", 11, 3, tv(EV_DT_INT64, 0, NULL, V(0)), tv(EV_DT_INT64, 0, NULL, V(7)),
                    tv(EV_DT_INT64, 0, NULL, V(3))),
            EV_DT_INT64, 1, D(3), V(0, 3, 6));
+    /* 0.1f steps: (1 - 0) / 0.1f must give 10 elements, the last < 1 */
+    EXPECT(op_call("Range", 11, 3, tv(EV_DT_FLOAT, 0, NULL, V(0)), tv(EV_DT_FLOAT, 0, NULL, V(1)),
+                   tv(EV_DT_FLOAT, 0, NULL, V(0.1))),
+           EV_DT_FLOAT, 1, D(10), NULL);
+    /* Concat-1: axis defaults to 1 */
+    EXPECT(op_call("Concat", 1, 2, tv(EV_DT_FLOAT, 2, D(1, 1), V(1)), tv(EV_DT_FLOAT, 2, D(1, 1), V(2))), EV_DT_FLOAT,
+           2, D(1, 2), V(1, 2));
     EXPECT(op_call("Range", 11, 3, tv(EV_DT_INT64, 0, NULL, V(3)), tv(EV_DT_INT64, 0, NULL, V(3)),
                    tv(EV_DT_INT64, 0, NULL, V(1))),
            EV_DT_INT64, 1, D(0), NULL);
@@ -670,6 +677,38 @@ static void test_pad(void)
     EXPECT_ERR(with(op_call("Pad", 13, 2, x, I64(0, 0, 0, 0)), a_str("mode", "wrap")), EV_ERR_UNSUPPORTED, "wrap");
     EXPECT_ERR(op_call("Pad", 13, 3, x, I64(0, 0, 0, 0), tv(EV_DT_INT64, 0, NULL, V(1))), EV_ERR_SHAPE, "dtype");
     EXPECT_ERR(op_call("Pad", 13, 2, x, nodata(I64(0, 0, 0, 0))), EV_ERR_UNSUPPORTED, "constant");
+    {
+        /* constant_value unknown at plan time (a runtime input) is fine */
+        call *c = op_call("Pad", 13, 3, x, I64(0, 0, 0, 1), tv(EV_DT_FLOAT, 0, NULL, V(-1)));
+        const ev_op_def *def = find_op("Pad", 13);
+        ev_tensor *ins[3] = {x, NULL, nodata((ev_tensor *)c->in[2])}, out;
+        ev_graph g;
+        ev_node nd;
+        int idx[3] = {0, 1, 2}, oidx[1] = {3};
+        ev_err e;
+        ins[1] = (ev_tensor *)c->in[1];
+        memset(&g, 0, sizeof g);
+        memset(&nd, 0, sizeof nd);
+        memset(&out, 0, sizeof out);
+        ev_arena_init(&g.arena, 0);
+        nd.name = "n";
+        nd.op_type = "Pad";
+        nd.domain = "";
+        nd.opset = 13;
+        nd.n_in = 3;
+        nd.n_out = 1;
+        nd.in = idx;
+        nd.out = oidx;
+        {
+            ev_tensor *outs[1] = {&out};
+            CHECK(def->prepare(&g, &nd, &e) == EV_OK, "Pad prepare");
+            CHECK(def->infer(&nd, (const ev_tensor *const *)ins, outs, &e) == EV_OK && out.rank == 2 &&
+                      out.dims[1] == 3,
+                  "Pad infer with a runtime constant_value: %s", e.msg);
+        }
+        ev_arena_free(&g.arena);
+        EXPECT(c, EV_DT_FLOAT, 2, D(2, 3), V(1, 2, -1, 3, 4, -1));
+    }
 }
 
 static void test_depth_space(void)
