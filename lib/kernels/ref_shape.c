@@ -3,7 +3,7 @@
  *
  * Reshape, Flatten, Transpose, Concat, Split, Slice, Gather, Squeeze,
  * Unsqueeze, Expand, Shape, Size, ConstantOfShape, Pad, Tile, Range,
- * Identity, Dropout (inference), DepthToSpace, SpaceToDepth.
+ * Identity, Dropout (inference), DepthToSpace, SpaceToDepth, GatherElements.
  *
  * Data movement is dtype-agnostic: elements are copied by their size, so every
  * fixed-size dtype works (float32, int64, int32, bool, uint8, ...). Only
@@ -1234,6 +1234,79 @@ static ev_status gather_run(const ev_node *n, const ev_tensor *const *in, ev_ten
 static const ev_op_def op_gather = {"Gather", 1, 18, 0, gather_prepare, gather_infer, gather_run, NULL};
 
 /* ======================================================================== */
+/* GatherElements                                                           */
+/* ======================================================================== */
+
+static ev_status gather_el_dims(const ev_node *n, const ev_tensor *const *in, int *axis, ev_err *err)
+{
+    const axis_params *p = n->params;
+    const ev_tensor *x = in[0], *ix = in[1];
+    size_t esz;
+    EV_TRY(elem_size(n, x, "data", &esz, err));
+    if (!is_int_index_dtype(ix->dtype))
+        return op_fail(err, EV_ERR_SHAPE, n, "indices must be int64 or int32, got %s", ev_dtype_name(ix->dtype));
+    if (x->rank < 1) return op_fail(err, EV_ERR_SHAPE, n, "data must have rank >= 1");
+    if (ix->rank != x->rank)
+        return op_fail(err, EV_ERR_SHAPE, n, "indices have rank %d, data has rank %d", ix->rank, x->rank);
+    EV_TRY(norm_axis(n, p->axis, x->rank, 0, "axis", axis, err));
+    /* Off the axis, an index position addresses the same data position:
+     * indices may not be larger there. */
+    for (int k = 0; k < x->rank; k++)
+        if (k != *axis && ix->dims[k] > x->dims[k])
+            return op_fail(err, EV_ERR_SHAPE, n, "indices dimension %d (%lld) exceeds the data's (%lld)", k,
+                           (long long)ix->dims[k], (long long)x->dims[k]);
+    return EV_OK;
+}
+
+static ev_status gather_el_infer(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_err *err)
+{
+    int a;
+    EV_TRY(gather_el_dims(n, in, &a, err));
+    return set_out(n, out[0], in[0]->dtype, in[1]->rank, in[1]->dims, err);
+}
+
+static ev_status gather_el_run(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_exec_ctx *ctx)
+{
+    const ev_tensor *x = in[0], *ix = in[1];
+    int64_t xs[EV_MAX_RANK], idx[EV_MAX_RANK] = {0}, ne, ad, base = 0;
+    int a, r = x->rank;
+    size_t esz;
+    char *dst;
+    EV_TRY(gather_el_dims(n, in, &a, ctx->err));
+    EV_TRY(check_out(n, out[0], x->dtype, ix->rank, ix->dims, ctx->err));
+    esz = ev_dtype_size(x->dtype);
+    ne = ev_tensor_numel(ix);
+    ad = x->dims[a];
+    for (int64_t j = 0; j < ne; j++) {
+        int64_t v = get_int(ix, j);
+        if (v < -ad || v >= ad)
+            return op_fail(ctx->err, EV_ERR_DATA, n,
+                           "index %lld (position %lld) is out of range for axis %d of size %lld", (long long)v,
+                           (long long)j, a, (long long)ad);
+    }
+    if (ne == 0) return EV_OK;
+    if (out[0]->data == x->data) return op_fail(ctx->err, EV_ERR_INTERNAL, n, "cannot gather in place");
+    dense_strides(r, x->dims, xs);
+    dst = out[0]->data;
+    /* odometer over the indices; base = data offset of the non-axis coords */
+    for (int64_t j = 0; j < ne; j++) {
+        int64_t v = get_int(ix, j);
+        if (v < 0) v += ad;
+        memcpy(dst + (size_t)j * esz, (const char *)x->data + (size_t)(base + v * xs[a]) * esz, esz);
+        for (int k = r - 1; k >= 0; k--) {
+            if (k != a) base += xs[k];
+            if (++idx[k] < ix->dims[k]) break;
+            if (k != a) base -= xs[k] * ix->dims[k];
+            idx[k] = 0;
+        }
+    }
+    return EV_OK;
+}
+
+static const ev_op_def op_gather_elements = {"GatherElements", 11, 18, 0, gather_prepare, gather_el_infer,
+                                             gather_el_run, NULL};
+
+/* ======================================================================== */
 /* Expand, Tile                                                             */
 /* ======================================================================== */
 
@@ -1899,4 +1972,4 @@ const ev_op_def *const ev_ops_shape[] = {
     &op_reshape, &op_flatten,         &op_transpose, &op_concat,  &op_split,        &op_slice,
     &op_gather,  &op_squeeze,         &op_unsqueeze, &op_expand,  &op_shape,        &op_size,
     &op_constantofshape, &op_pad,     &op_tile,      &op_range,   &op_identity,     &op_dropout,
-    &op_depthtospace, &op_spacetodepth, NULL};
+    &op_depthtospace, &op_spacetodepth, &op_gather_elements, NULL};

@@ -496,6 +496,20 @@ static void test_gather(void)
     EXPECT(op_call("Gather", 13, 2, x, iota(EV_DT_INT64, 1, D(0))), EV_DT_FLOAT, 2, D(0, 2), NULL);
 }
 
+static void test_gather_elements(void)
+{
+    ev_tensor *x = iota(EV_DT_FLOAT, 2, D(2, 3)); /* [[0 1 2] [3 4 5]] */
+    /* axis 1: out[i][j] = x[i][idx[i][j]] */
+    EXPECT(with(op_call("GatherElements", 13, 2, x, tv(EV_DT_INT64, 2, D(2, 2), V(2, 0, -1, 1))), a_int("axis", 1)),
+           EV_DT_FLOAT, 2, D(2, 2), V(2, 0, 5, 4));
+    /* axis 0, indices narrower than the data on axis 1 */
+    EXPECT(op_call("GatherElements", 11, 2, x, tv(EV_DT_INT32, 2, D(1, 2), V(1, 0))), EV_DT_FLOAT, 2, D(1, 2), V(3, 1));
+    EXPECT_ERR(op_call("GatherElements", 13, 2, x, tv(EV_DT_INT64, 2, D(1, 1), V(2))), EV_ERR_DATA, "out of range");
+    EXPECT_ERR(op_call("GatherElements", 13, 2, x, tv(EV_DT_INT64, 2, D(1, 4), V(0, 0, 0, 0))), EV_ERR_SHAPE,
+               "exceeds");
+    EXPECT_ERR(op_call("GatherElements", 13, 2, x, I64(0)), EV_ERR_SHAPE, "rank");
+}
+
 static void test_squeeze_unsqueeze(void)
 {
     ev_tensor *x = iota(EV_DT_FLOAT, 4, D(1, 3, 1, 2));
@@ -737,7 +751,8 @@ static void test_table(void)
 {
     static const char *const ops[] = {"Reshape", "Flatten", "Transpose", "Concat", "Split", "Slice", "Gather",
                                       "Squeeze", "Unsqueeze", "Expand", "Shape", "Size", "ConstantOfShape", "Pad",
-                                      "Tile", "Range", "Identity", "Dropout", "DepthToSpace", "SpaceToDepth"};
+                                      "Tile", "Range", "Identity", "Dropout", "DepthToSpace", "SpaceToDepth",
+                                      "GatherElements"};
     int n = 0;
     while (ev_ops_shape[n]) n++;
     CHECK(n == (int)(sizeof ops / sizeof ops[0]), "table has %d entries", n);
@@ -759,7 +774,7 @@ static void test_table(void)
 /* ======================================================================== */
 
 typedef struct pycase {
-    char expr[768];
+    char expr[4096];
     const ev_tensor *got;
     int line;
     char what[64];
@@ -827,7 +842,7 @@ static void EV_PRINTF(4, 5) py_add(int line, const char *what, const ev_tensor *
 static void py_check(int line, call *c, int oi, const char *fmt, ...) EV_PRINTF(4, 5);
 static void py_check(int line, call *c, int oi, const char *fmt, ...)
 {
-    char expr[768];
+    char expr[4096];
     va_list ap;
     if (c->stage == 0 && c->st == EV_OK && !c->out[oi]) run_call(c);
     va_start(ap, fmt);
@@ -962,6 +977,41 @@ static void random_gather(int iters)
         fmt_list(qs, sizeof qs, qr, qd, 1);
         py_check(__LINE__, with(op_call("Gather", 13, 2, x, ix), a_int("axis", a)), 0,
                  "np.take(%s,np.array(%s,dtype=np.int64).reshape(%s),axis=%d)", inp, iv, qs, a);
+    }
+}
+
+static void random_gather_elements(int iters)
+{
+    for (int it = 0; it < iters; it++) {
+        int r, a;
+        ev_tensor *x = rnd_input(1, 4, 1, 4, rnd_dtype(), &r);
+        int64_t qd[EV_MAX_RANK], nq = 1, vals[256];
+        ev_tensor *ix;
+        char inp[128], iv[1024], qs[64], sl[128];
+        size_t p = 0;
+        a = (int)rint_in(-r, r - 1);
+        for (int k = 0; k < r; k++) {
+            qd[k] = (k == (a < 0 ? a + r : a)) ? rint_in(0, 4) : rint_in(1, x->dims[k]);
+            nq *= qd[k];
+            if (k != (a < 0 ? a + r : a))
+                p += (size_t)snprintf(sl + p, sizeof sl - p, "%s:%lld", k ? "," : "", (long long)qd[k]);
+            else
+                p += (size_t)snprintf(sl + p, sizeof sl - p, "%s:", k ? "," : "");
+        }
+        ix = mk((rnd() % 2) ? EV_DT_INT64 : EV_DT_INT32, r, qd);
+        for (int64_t j = 0; j < nq; j++) {
+            int64_t d = x->dims[a < 0 ? a + r : a];
+            vals[j] = rint_in(-d, d - 1);
+            set_elem(ix, j, (double)vals[j]);
+        }
+        np_input(inp, sizeof inp, x);
+        fmt_list(iv, sizeof iv, (int)nq, vals, 0);
+        fmt_list(qs, sizeof qs, r, qd, 1);
+        /* NumPy's take_along_axis wants matching shapes off the axis, and
+         * non-negative indices: slice the data, wrap the indices. */
+        py_check(__LINE__, with(op_call("GatherElements", 13, 2, x, ix), a_int("axis", a)), 0,
+                 "np.take_along_axis(%s[%s],np.array(%s,dtype=np.int64).reshape(%s)%%%s.shape[%d],axis=%d)", inp, sl,
+                 iv, qs, inp, a, a);
     }
 }
 
@@ -1216,6 +1266,7 @@ int main(void)
     test_split();
     test_slice();
     test_gather();
+    test_gather_elements();
     test_squeeze_unsqueeze();
     test_expand_tile();
     test_shape_size();
@@ -1227,6 +1278,7 @@ int main(void)
     random_slice(300);
     random_transpose(80);
     random_gather(80);
+    random_gather_elements(60);
     random_pad(120);
     random_tile_expand(80);
     random_split_concat(60);
