@@ -289,12 +289,12 @@ static int run_case(const char *dir, const char *name, int threads, char *msg, s
         int rc = 0;
         if (ni > MAX_IO || no > MAX_IO || nin > MAX_IO) rc = -1, snprintf(msg, mlen, "too many inputs");
         for (int i = 0; i < ni && !rc; i++) {
-            char p[4096];
+            char p[8400];
             snprintf(p, sizeof p, "%s/%s", sdir, ins[i]);
             rc = read_pb(p, &a, &in[i], msg, mlen);
         }
         for (int i = 0; i < no && !rc; i++) {
-            char p[4096];
+            char p[8400];
             snprintf(p, sizeof p, "%s/%s", sdir, outs[i]);
             rc = read_pb(p, &a, &want[i], msg, mlen);
         }

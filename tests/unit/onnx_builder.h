@@ -13,7 +13,7 @@
 
 #define OB_NEW(T, INIT) ob_new_((void *)&(T)INIT, sizeof(T))
 
-static void *ob_new_(const void *init, size_t size)
+static inline void *ob_new_(const void *init, size_t size)
 {
     void *p = malloc(size);
     memcpy(p, init, size);
@@ -26,7 +26,7 @@ static void *ob_new_(const void *init, size_t size)
         (arr)[(n)++] = (v);                                                    \
     } while (0)
 
-static Onnx__ModelProto *ob_model(int64_t opset)
+static inline Onnx__ModelProto *ob_model(int64_t opset)
 {
     Onnx__ModelProto *m = OB_NEW(Onnx__ModelProto, ONNX__MODEL_PROTO__INIT);
     m->has_ir_version = 1;
@@ -44,7 +44,7 @@ static Onnx__ModelProto *ob_model(int64_t opset)
     return m;
 }
 
-static void ob_import(Onnx__ModelProto *m, const char *domain, int64_t v)
+static inline void ob_import(Onnx__ModelProto *m, const char *domain, int64_t v)
 {
     Onnx__OperatorSetIdProto *os = OB_NEW(Onnx__OperatorSetIdProto, ONNX__OPERATOR_SET_ID_PROTO__INIT);
     os->domain = strdup(domain);
@@ -54,7 +54,7 @@ static void ob_import(Onnx__ModelProto *m, const char *domain, int64_t v)
 }
 
 /* dims: -1 = symbolic "N"; rank -1 = no shape */
-static Onnx__ValueInfoProto *ob_vi(const char *name, int dtype, int rank, const int64_t *dims)
+static inline Onnx__ValueInfoProto *ob_vi(const char *name, int dtype, int rank, const int64_t *dims)
 {
     Onnx__ValueInfoProto *vi = OB_NEW(Onnx__ValueInfoProto, ONNX__VALUE_INFO_PROTO__INIT);
     vi->name = strdup(name);
@@ -83,18 +83,18 @@ static Onnx__ValueInfoProto *ob_vi(const char *name, int dtype, int rank, const 
     return vi;
 }
 
-static void ob_input(Onnx__ModelProto *m, const char *name, int dtype, int rank, const int64_t *dims)
+static inline void ob_input(Onnx__ModelProto *m, const char *name, int dtype, int rank, const int64_t *dims)
 {
     OB_PUSH(m->graph->input, m->graph->n_input, ob_vi(name, dtype, rank, dims));
 }
 
-static void ob_output(Onnx__ModelProto *m, const char *name)
+static inline void ob_output(Onnx__ModelProto *m, const char *name)
 {
     OB_PUSH(m->graph->output, m->graph->n_output, ob_vi(name, 1, -1, NULL));
 }
 
 /* comma-separated name lists; an empty item is an omitted optional input */
-static void ob_split(const char *list, char ***arr, size_t *n)
+static inline void ob_split(const char *list, char ***arr, size_t *n)
 {
     if (!list) return;
     const char *p = list;
@@ -109,7 +109,7 @@ static void ob_split(const char *list, char ***arr, size_t *n)
     }
 }
 
-static Onnx__NodeProto *ob_node(Onnx__ModelProto *m, const char *op, const char *name,
+static inline Onnx__NodeProto *ob_node(Onnx__ModelProto *m, const char *op, const char *name,
                                 const char *ins, const char *outs)
 {
     Onnx__NodeProto *n = OB_NEW(Onnx__NodeProto, ONNX__NODE_PROTO__INIT);
@@ -121,7 +121,7 @@ static Onnx__NodeProto *ob_node(Onnx__ModelProto *m, const char *op, const char 
     return n;
 }
 
-static Onnx__AttributeProto *ob_attr(Onnx__NodeProto *n, const char *name, int type)
+static inline Onnx__AttributeProto *ob_attr(Onnx__NodeProto *n, const char *name, int type)
 {
     Onnx__AttributeProto *a = OB_NEW(Onnx__AttributeProto, ONNX__ATTRIBUTE_PROTO__INIT);
     a->name = strdup(name);
@@ -131,14 +131,14 @@ static Onnx__AttributeProto *ob_attr(Onnx__NodeProto *n, const char *name, int t
     return a;
 }
 
-static void ob_attr_int(Onnx__NodeProto *n, const char *name, int64_t v)
+static inline void ob_attr_int(Onnx__NodeProto *n, const char *name, int64_t v)
 {
     Onnx__AttributeProto *a = ob_attr(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
     a->has_i = 1;
     a->i = v;
 }
 
-static void ob_attr_ints(Onnx__NodeProto *n, const char *name, int count, const int64_t *v)
+static inline void ob_attr_ints(Onnx__NodeProto *n, const char *name, int count, const int64_t *v)
 {
     Onnx__AttributeProto *a = ob_attr(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
     a->ints = malloc(sizeof *a->ints * (size_t)(count ? count : 1));
@@ -146,7 +146,7 @@ static void ob_attr_ints(Onnx__NodeProto *n, const char *name, int count, const 
     a->n_ints = (size_t)count;
 }
 
-static Onnx__TensorProto *ob_tensor(const char *name, int dtype, int rank, const int64_t *dims)
+static inline Onnx__TensorProto *ob_tensor(const char *name, int dtype, int rank, const int64_t *dims)
 {
     Onnx__TensorProto *t = OB_NEW(Onnx__TensorProto, ONNX__TENSOR_PROTO__INIT);
     t->name = strdup(name);
@@ -158,7 +158,7 @@ static Onnx__TensorProto *ob_tensor(const char *name, int dtype, int rank, const
     return t;
 }
 
-static void ob_raw(Onnx__TensorProto *t, const void *data, size_t len)
+static inline void ob_raw(Onnx__TensorProto *t, const void *data, size_t len)
 {
     t->has_raw_data = 1;
     t->raw_data.len = len;
@@ -166,14 +166,14 @@ static void ob_raw(Onnx__TensorProto *t, const void *data, size_t len)
     if (len) memcpy(t->raw_data.data, data, len);
 }
 
-static void ob_float_data(Onnx__TensorProto *t, const float *v, size_t n)
+static inline void ob_float_data(Onnx__TensorProto *t, const float *v, size_t n)
 {
     t->float_data = malloc(sizeof *v * (n ? n : 1));
     if (n) memcpy(t->float_data, v, sizeof *v * n);
     t->n_float_data = n;
 }
 
-static Onnx__TensorProto *ob_init_raw(Onnx__ModelProto *m, const char *name, int dtype, int rank,
+static inline Onnx__TensorProto *ob_init_raw(Onnx__ModelProto *m, const char *name, int dtype, int rank,
                                       const int64_t *dims, const void *data, size_t len)
 {
     Onnx__TensorProto *t = ob_tensor(name, dtype, rank, dims);
@@ -182,7 +182,7 @@ static Onnx__TensorProto *ob_init_raw(Onnx__ModelProto *m, const char *name, int
     return t;
 }
 
-static void ob_kv(Onnx__TensorProto *t, const char *k, const char *v)
+static inline void ob_kv(Onnx__TensorProto *t, const char *k, const char *v)
 {
     Onnx__StringStringEntryProto *e = OB_NEW(Onnx__StringStringEntryProto, ONNX__STRING_STRING_ENTRY_PROTO__INIT);
     e->key = strdup(k);
@@ -190,7 +190,7 @@ static void ob_kv(Onnx__TensorProto *t, const char *k, const char *v)
     OB_PUSH(t->external_data, t->n_external_data, e);
 }
 
-static uint8_t *ob_pack(const Onnx__ModelProto *m, size_t *len)
+static inline uint8_t *ob_pack(const Onnx__ModelProto *m, size_t *len)
 {
     *len = onnx__model_proto__get_packed_size(m);
     uint8_t *buf = malloc(*len ? *len : 1);
@@ -198,7 +198,7 @@ static uint8_t *ob_pack(const Onnx__ModelProto *m, size_t *len)
     return buf;
 }
 
-static void ob_free(Onnx__ModelProto *m)
+static inline void ob_free(Onnx__ModelProto *m)
 {
     protobuf_c_message_free_unpacked(&m->base, NULL);
 }
