@@ -49,3 +49,14 @@ install: build
 
 clean:
 	rm -rf $(BUILD) build-asan
+
+# Fuzzing (libFuzzer, clang): build every harness in build-fuzz and run each
+# for FUZZ_SECONDS over its seed corpus + regression inputs.
+FUZZ_SECONDS ?= 60
+.PHONY: fuzz-build fuzz-smoke
+fuzz-build:
+	CC=clang cmake -S . -B build-fuzz -DEV_FUZZ=ON -DEV_SANITIZE=ON -DEV_BUILD_TESTS=OFF
+	cmake --build build-fuzz -j $(JOBS)
+
+fuzz-smoke: fuzz-build
+	scripts/fuzz-smoke.sh build-fuzz/fuzz $(FUZZ_SECONDS)

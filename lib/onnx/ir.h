@@ -103,7 +103,54 @@ typedef struct ev_graph {
     const char *producer;
     int64_t file_bytes;
     int64_t params;
+    /* ---- added by the loader (onnx_load.c) ---- */
+    int n_op_counts;              /* op histogram of the file's nodes (incl.
+                                     Constant/Identity/Dropout), file order   */
+    struct ev_op_hist *op_counts;
+    int n_unsupported;            /* distinct unsupported op types             */
+    int64_t n_file_nodes;         /* nodes in the file                         */
+    int64_t n_folded;             /* nodes folded into constants at load       */
+    int64_t max_tensor_bytes;     /* limit the graph was loaded with           */
+    void *owned_blocks;           /* large initializers taken over from the
+                                     parse tree (64-byte aligned), freed with
+                                     the graph                                 */
 } ev_graph;
+
+/* One op type of the histogram. */
+typedef struct ev_op_hist {
+    const char *op_type;
+    const char *domain;           /* "" for ai.onnx                            */
+    int64_t opset;
+    int count;
+    int supported;
+} ev_op_hist;
+
+/* ---- loading (onnx_load.c) ---------------------------------------------- */
+typedef struct ev_load_opts {
+    int64_t max_file_bytes;       /* 0 = 4 GiB                                 */
+    int64_t max_tensor_bytes;     /* 0 = 2 GiB                                 */
+    int64_t max_nodes;            /* 0 = 100000                                */
+    int allow_unsupported;        /* keep nodes with no kernel (op == NULL)    */
+} ev_load_opts;
+
+/* Parse, validate (names, cycles, limits, opsets), sort topologically,
+ * remove Identity/Dropout, resolve ops and call op->prepare(). External data
+ * is read relative to the directory of `path`. On failure *out is NULL and
+ * err names the file/node. */
+ev_status ev_graph_load(const char *path, const ev_load_opts *o, ev_graph **out, ev_err *err);
+/* Same from memory; `name` is used in messages, `base_dir` (may be NULL:
+ * external data refused) locates external data files. */
+ev_status ev_graph_load_buffer(const void *buf, size_t len, const char *name,
+                               const char *base_dir, const ev_load_opts *o, ev_graph **out,
+                               ev_err *err);
+void ev_graph_free(ev_graph *g);
+/* Parse one serialized TensorProto (e.g. ONNX test data input_0.pb) into a
+ * tensor whose data is allocated from `a`. Same checks as initializers. */
+ev_status ev_tensor_from_pb(const void *buf, size_t len, const char *name, ev_arena *a,
+                            int64_t max_tensor_bytes, ev_tensor *out, ev_err *err);
+/* Evaluate, once, every node whose inputs are all constants (they become
+ * CONST values and leave g->nodes). Called by the model after load. */
+ev_status ev_graph_fold_constants(ev_graph *g, ev_err *err);
 
 /* ---- attribute access (return def when absent or of another type) ------- */
 const ev_attr *ev_attr_find(const ev_node *n, const char *name);
@@ -127,7 +174,10 @@ typedef struct ev_exec_ctx {
 
 enum {
     EV_OP_SHAPE_ONLY = 1u << 0    /* outputs depend on input shapes only
-                                     (Shape, Size): foldable when shapes known */
+                                     (Shape, Size): foldable when shapes known.
+                                     When folded, run() receives the non-
+                                     constant inputs with data == NULL: it must
+                                     read their dims only.                     */
 };
 
 typedef struct ev_op_def {
