@@ -14,5 +14,6 @@
 #include "embeval/npy.h"
 #include "embeval/dataset.h"
 #include "embeval/image.h"
+#include "embeval/card.h"
 
 #endif

@@ -4,7 +4,8 @@
  *
  *   prep_dump decode IMAGE OUT.u8                  -> W H then RGB bytes
  *   prep_dump resize IMAGE W H INTERP AA OUT.u8    -> resized RGB bytes
- *   prep_dump prep IMAGE MODE RESIZE INTERP CROP MEAN STD RANGE ORDER OUT.f32
+ *   prep_dump prep MODE RESIZE INTERP CROP MEAN STD RANGE ORDER OUTPREFIX IMAGE...
+ *        writes OUTPREFIX<i>.f32 for the i-th image (0-based)
  *        RESIZE: "s256" (shorter side), "e224x224" (exact HxW), "n" (none)
  *        CROP: "224" or "224x200" (HxW) or "0"; MEAN/STD: "a,b,c"
  *   prep_dump card CARD.json IMAGE MODE OUT.f32     (preprocessing of a card)
@@ -120,7 +121,7 @@ int main(int argc, char **argv)
     }
     if (argc >= 12 && !strcmp(argv[1], "prep")) {
         ev_preprocess p = ev_preprocess_default();
-        const char *rs = argv[4];
+        const char *rs = argv[3];
         if (rs[0] == 's') {
             p.resize_mode = EV_RESIZE_SHORTER;
             p.resize_size = atoi(rs + 1);
@@ -130,13 +131,20 @@ int main(int argc, char **argv)
         } else {
             p.resize_mode = EV_RESIZE_NONE;
         }
-        p.interp = parse_interp(argv[5]);
-        if (sscanf(argv[6], "%dx%d", &p.crop_h, &p.crop_w) != 2) p.crop_h = p.crop_w = atoi(argv[6]);
-        parse3(argv[7], p.mean);
-        parse3(argv[8], p.std);
-        p.range = (float)atof(argv[9]);
-        p.bgr = !strcmp(argv[10], "BGR");
-        return run_prep(&p, argv[2], argv[3], argv[11]);
+        p.interp = parse_interp(argv[4]);
+        if (sscanf(argv[5], "%dx%d", &p.crop_h, &p.crop_w) != 2) p.crop_h = p.crop_w = atoi(argv[5]);
+        parse3(argv[6], p.mean);
+        parse3(argv[7], p.std);
+        p.range = (float)atof(argv[8]);
+        p.bgr = !strcmp(argv[9], "BGR");
+        int worst = 0;
+        for (int i = 11; i < argc; i++) {
+            char out[4096];
+            snprintf(out, sizeof out, "%s%d.f32", argv[10], i - 11);
+            int r = run_prep(&p, argv[i], argv[2], out);
+            if (r > worst) worst = r;
+        }
+        return worst;
     }
 #ifdef EMBEVAL_CARD_H
     if (argc >= 6 && !strcmp(argv[1], "card")) {
