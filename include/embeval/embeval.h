@@ -15,5 +15,6 @@
 #include "embeval/dataset.h"
 #include "embeval/image.h"
 #include "embeval/card.h"
+#include "embeval/cache.h"
 
 #endif
