@@ -16,5 +16,6 @@
 #include "embeval/image.h"
 #include "embeval/card.h"
 #include "embeval/cache.h"
+#include "embeval/embed.h"
 
 #endif
