@@ -115,6 +115,11 @@ static ev_status do_call(const call *c, int threads, result *r)
     if ((st = r->run = n.op->run(&n, rins, outs, &ctx))) goto done;
     if (n.op->macs) r->macs = n.op->macs(&n, rins, (const ev_tensor *const *)outs);
 done:
+    if (st != EV_OK)
+        for (int i = 0; i < MAXIO; i++) {
+            free(r->out[i].data);
+            r->out[i].data = NULL;
+        }
     ev_arena_free(&g.arena);
     return st;
 }
