@@ -105,7 +105,7 @@ static int list_dir(const char *dir, const char *prefix, char ***out)
         v[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(v, (size_t)n, sizeof *v, cmp_str);
+    if (n > 1) qsort(v, (size_t)n, sizeof *v, cmp_str);
     /* numeric order for input_10 after input_9 */
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0; j--) {
