@@ -3,13 +3,13 @@
  *   unary  Relu LeakyRelu Clip HardSwish HardSigmoid Sigmoid Tanh Erf Sqrt
  *          Exp Log Neg Abs Reciprocal Floor Ceil Not Elu Selu Celu
  *          ThresholdedRelu Softplus Softsign Round Sign Sin Cos IsNaN IsInf
- *   binary Add Sub Mul Div Pow PRelu Equal Less Greater LessOrEqual
+ *   binary Add Sub Mul Div Mod Pow PRelu Equal Less Greater LessOrEqual
  *          GreaterOrEqual And Or Xor (numpy broadcasting; PRelu's slope
  *          broadcasts to X only)
  *   n-ary  Min Max Sum Mean (broadcasting), Where
  *   Cast
  *
- * Dtypes: float32 for all math; int32/int64 for Add Sub Mul Div Neg Abs Relu
+ * Dtypes: float32 for all math; int32/int64 for Add Sub Mul Div Mod Neg Abs Relu
  * Sign Clip Min Max and the comparisons (shape arithmetic is folded with them);
  * bool for Not And Or Equal Where. Integer arithmetic wraps (computed in
  * unsigned, never signed overflow); integer division truncates toward zero
@@ -193,6 +193,16 @@ BIN_ROW(ge_i32, int32_t, int32_t, uint8_t, a >= b)
 BIN_ROW(and_b, uint8_t, uint8_t, uint8_t, (a != 0) & (b != 0))
 BIN_ROW(or_b, uint8_t, uint8_t, uint8_t, (a != 0) | (b != 0))
 BIN_ROW(xor_b, uint8_t, uint8_t, uint8_t, (a != 0) ^ (b != 0))
+/* Mod: fmod=0 takes the divisor's sign (Python / numpy), fmod=1 the
+ * dividend's (C). b == -1 is special-cased: INT_MIN % -1 is undefined in C. */
+#define IMOD(a, b) ((b) == -1 ? 0 : (a) % (b))
+#define PYMOD(r, b) (((r) != 0 && (((r) < 0) != ((b) < 0))) ? (r) + (b) : (r))
+BIN_ROW(fmod_i64, int64_t, int64_t, int64_t, IMOD(a, b))
+BIN_ROW(fmod_i32, int32_t, int32_t, int32_t, IMOD(a, b))
+BIN_ROW(mod_i64, int64_t, int64_t, int64_t, PYMOD(IMOD(a, b), b))
+BIN_ROW(mod_i32, int32_t, int32_t, int32_t, PYMOD(IMOD(a, b), b))
+BIN_ROW(fmod_f32, float, float, float, fmodf(a, b))
+BIN_ROW(mod_f32, float, float, float, PYMOD(fmodf(a, b), b))
 BIN_ROW(prelu_f32, float, float, float, a < 0.0f ? a * b : a)
 
 /* Copy with broadcast (one operand). */
@@ -232,7 +242,7 @@ WHERE_ROW(where_8, uint64_t)
 /* Binary operators                                                          */
 
 enum {
-    B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_PRELU,                 /* binary, same dtype out */
+    B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_PRELU, B_MOD, B_FMOD,  /* binary, same dtype out */
     B_EQ, B_LT, B_GT, B_LE, B_GE, B_AND, B_OR, B_XOR,           /* binary, bool out       */
     B_MIN, B_MAX, B_SUM, B_MEAN                                 /* n-ary                  */
 };
@@ -259,6 +269,8 @@ static bc_fn bin_fn(int kind, ev_dtype ta, ev_dtype tb)
     case B_SUB: PICK(sub_f32, sub_i64, sub_i32);
     case B_MUL: PICK(mul_f32, mul_i64, mul_i32);
     case B_DIV: PICK(div_f32, div_i64, div_i32);
+    case B_MOD: PICK(mod_f32, mod_i64, mod_i32);
+    case B_FMOD: PICK(fmod_f32, fmod_i64, fmod_i32);
     case B_MIN: PICK(min_f32, min_i64, min_i32);
     case B_MAX: PICK(max_f32, max_i64, max_i32);
     case B_LT: PICK(lt_f32, lt_i64, lt_i32);
@@ -329,7 +341,7 @@ static ev_status check_int_divisor(const ev_node *n, const ev_tensor *b, ev_err 
     int64_t cnt = ev_tensor_numel(b);
     for (int64_t i = 0; i < cnt; i++)
         if (ev_tensor_get_int(b, i) == 0)
-            return ev_err_set(err, EV_ERR_DATA, "Div node '%s': integer division by zero", EV_LABEL(n));
+            return ev_err_set(err, EV_ERR_DATA, "%s node '%s': integer division by zero", n->op_type, EV_LABEL(n));
     return EV_OK;
 }
 
@@ -353,7 +365,8 @@ static ev_status bin_run(const ev_node *n, const ev_tensor *const *in, ev_tensor
     if (p->kind < B_MIN) {
         bc_fn fn = bin_fn(p->kind, in[0]->dtype, in[1]->dtype);
         if (!fn) return ev_ref_bad_dtype(n, "input", in[0]->dtype, ctx->err);
-        if (p->kind == B_DIV && is_int(in[1]->dtype)) EV_TRY(check_int_divisor(n, in[1], ctx->err));
+        if ((p->kind == B_DIV || p->kind == B_MOD || p->kind == B_FMOD) && is_int(in[1]->dtype))
+            EV_TRY(check_int_divisor(n, in[1], ctx->err));
         if (p->kind == B_POW && is_scalar_value(in[1], 2.0f)) fn = square_f32;
         bin_apply(fn, in[0], in[1], o, threads);
         return EV_OK;
@@ -403,6 +416,12 @@ BIN_OP(and, B_AND, "And", 7, 18)
 BIN_OP(or, B_OR, "Or", 7, 18)
 BIN_OP(xor, B_XOR, "Xor", 7, 18)
 BIN_OP(prelu, B_PRELU, "PRelu", 7, 18)
+
+static ev_status mod_prepare(ev_graph *g, ev_node *n, ev_err *err)
+{
+    return bin_prepare_kind(g, n, ev_attr_int(n, "fmod", 0) ? B_FMOD : B_MOD, err);
+}
+const ev_op_def ev_ref_op_mod = {"Mod", 10, 18, 0, mod_prepare, bin_infer, bin_run, NULL};
 BIN_OP(min, B_MIN, "Min", 8, 18)
 BIN_OP(max, B_MAX, "Max", 8, 18)
 BIN_OP(sum, B_SUM, "Sum", 8, 18)

@@ -97,7 +97,7 @@ void ev_ref_sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float *A, 
     X(sign) X(sin) X(cos) X(isnan) X(isinf) X(reducemin1) X(reducemin18) X(argmin)                 \
     X(instancenorm) X(reduceprod1) X(reduceprod18) X(reducel1_1) X(reducel1_18) X(reducel2_1)      \
     X(reducel2_18) X(reducesumsq1) X(reducesumsq18) X(reducelogsum1) X(reducelogsum18)             \
-    X(reducelse1) X(reducelse18)
+    X(reducelse1) X(reducelse18) X(mod)
 
 #define EV_REF_DECLARE(name) extern const ev_op_def ev_ref_op_##name;
 EV_REF_OPS(EV_REF_DECLARE)

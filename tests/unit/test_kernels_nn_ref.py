@@ -480,6 +480,14 @@ sc_, b_ = randn(4), randn(4)
 case("instancenorm", "InstanceNormalization", 6, [x, sc_, b_],
      [F.instance_norm(t(x).double(), weight=t(sc_).double(), bias=t(b_).double(), eps=1e-5).float().numpy()])
 
+ma = rng.integers(-30, 30, (3, 7)).astype(np.int64)
+mb = (rng.integers(1, 6, (7,)) * rng.choice([-1, 1], 7)).astype(np.int64)
+case("mod_int64_py", "Mod", 13, [ma, mb], [np.mod(ma, mb)])
+case("mod_int64_fmod", "Mod", 13, [ma, mb], [np.fmod(ma, mb)], {"fmod": 1})
+case("mod_int32_py", "Mod", 13, [ma.astype(np.int32), mb.astype(np.int32)], [np.mod(ma, mb).astype(np.int32)])
+fa, fb = randn(3, 7) * 10, randn(7) * 3
+case("mod_float_fmod", "Mod", 13, [fa, fb], [np.fmod(fa, fb)], {"fmod": 1}, (1e-5, 1e-5))
+
 with open(os.path.join(OUT, "manifest.txt"), "w") as f:
     f.write("\n".join(lines) + "\n")
 print("%d cases" % sum(1 for ln in lines if ln.startswith("case ")))
