@@ -9,6 +9,7 @@ Subcommands (run with /usr/bin/python3, Debian's numpy):
 
   run --embeval BIN --models-dir M --node-modules D/node_modules
       [--models a,b] [--opsets 13,17] [--batches 1,4] [--work W] [--threads N]
+      [--infer-arg ARG]...
       For every model x opset x batch: a seeded N(0,1) input, `embeval infer`
       and ort_run.js on it, then cosine similarity (every row) >= 0.99999 and
       max|diff| <= 1e-4 * max|ref| (whole output and every row). Prints a table
@@ -224,6 +225,7 @@ def cmd_run(args):
                     cmd = [args.embeval, "infer", model, "--input", x_path, "--output", ev_path]
                     if args.threads:
                         cmd += ["--threads", str(args.threads)]
+                    cmd += args.infer_arg
                     t0 = time.time()
                     r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
                     t_ev = "%.1f" % (time.time() - t0)
@@ -407,6 +409,9 @@ def main(argv=None):
     p.add_argument("--batches", default="1,4")
     p.add_argument("--threads", type=int, default=0,
                    help="pass --threads N to embeval infer (0: its default)")
+    p.add_argument("--infer-arg", action="append", default=[],
+                   help="extra argument for embeval infer (repeatable), e.g. a "
+                        "flag that selects the reference or the fast kernels")
     p = sub.add_parser("ort-vs-torch")
     common(p, embeval=False)
     p = sub.add_parser("inspect")
