@@ -23,8 +23,9 @@ static void help(void)
            "Options:\n"
            "  --json               print one JSON object instead of text\n"
            "  --batch N            batch size of the plan (default 1): used for the first\n"
-           "                       dimension of every input where it is dynamic; MACs\n"
-           "                       are reported per image (total / N)\n"
+           "                       dimension of every input where it is dynamic. MACs\n"
+           "                       are reported per image: total / the first dimension\n"
+           "                       of the first input\n"
            "  --shape NAME=d0,d1,...\n"
            "                       concrete shape of input NAME (repeatable); needed when\n"
            "                       an input has dynamic dimensions other than the first\n"
@@ -291,6 +292,9 @@ int ev_cmd_inspect(int argc, char **argv)
             }
         }
     }
+    /* images per plan: the first dimension of the first input (a static
+     * batch dimension wins over --batch) */
+    if (nin > 0 && inputs[0].rank > 0 && inputs[0].dims[0] > 0) batch = inputs[0].dims[0];
     if (info.n_unsupported) {
         pr.skipped = 1;
     } else {

@@ -131,6 +131,13 @@ class LiteMBConv(nn.Module):
 
 
 class EfficientNetLite0(nn.Module):
+    """EfficientNet-Lite0 (TF "efficientnet-lite0", as timm's efficientnet_lite0):
+    stem conv 3x3/2 -> 32, BN, ReLU6; the 16 MBConv blocks of B0 without
+    squeeze-excitation and with ReLU6 (first block: depthwise 3x3 + project, no
+    expansion); head conv 1x1 320 -> 1280, BN, ReLU6; global average pool.
+    BatchNorm eps 1e-3 (the TF definition). 3,371,008 parameters without the
+    classifier (timm's 4.65M minus its 1280x1000+1000 head)."""
+
     # (expand, kernel, stride, in, out, repeats): EfficientNet-B0's block table.
     CONFIG = [
         (1, 3, 1, 32, 16, 1),

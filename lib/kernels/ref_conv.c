@@ -3,8 +3,8 @@
  * depthwise, strides, dilations, explicit pads and auto_pad, optional bias).
  *
  * Everything is computed on a 3-D spatial view (1-D/2-D convolutions get
- * leading spatial dims of size 1). Three paths, all exact-order-independent
- * in meaning:
+ * leading spatial dims of size 1). Three paths, which differ only in the
+ * order of the float additions:
  *   - one input channel per group (depthwise, and single-channel inputs):
  *     direct loops, one output plane at a time;
  *   - 1x1 kernels with stride 1 and no padding: a GEMM on the input as is;

@@ -1,14 +1,16 @@
 /*
  * lib/kernels/ref_elementwise.c — reference element-wise operators:
  *   unary  Relu LeakyRelu Clip HardSwish HardSigmoid Sigmoid Tanh Erf Sqrt
- *          Exp Log Neg Abs Reciprocal Floor Ceil Not
- *   binary Add Sub Mul Div Pow Equal Less Greater LessOrEqual GreaterOrEqual
- *          And Or (numpy broadcasting)
+ *          Exp Log Neg Abs Reciprocal Floor Ceil Not Elu Selu Celu
+ *          ThresholdedRelu Softplus Softsign Round Sign Sin Cos IsNaN IsInf
+ *   binary Add Sub Mul Div Mod Pow PRelu Equal Less Greater LessOrEqual
+ *          GreaterOrEqual And Or Xor (numpy broadcasting; PRelu's slope
+ *          broadcasts to X only)
  *   n-ary  Min Max Sum Mean (broadcasting), Where
  *   Cast
  *
- * Dtypes: float32 for all math; int32/int64 for Add Sub Mul Div Neg Abs Relu
- * Clip Min Max and the comparisons (shape arithmetic is folded with them);
+ * Dtypes: float32 for all math; int32/int64 for Add Sub Mul Div Mod Neg Abs Relu
+ * Sign Clip Min Max and the comparisons (shape arithmetic is folded with them);
  * bool for Not And Or Equal Where. Integer arithmetic wraps (computed in
  * unsigned, never signed overflow); integer division truncates toward zero
  * like C and ONNX Runtime, and division by zero is an error.
@@ -190,6 +192,18 @@ BIN_ROW(ge_i64, int64_t, int64_t, uint8_t, a >= b)
 BIN_ROW(ge_i32, int32_t, int32_t, uint8_t, a >= b)
 BIN_ROW(and_b, uint8_t, uint8_t, uint8_t, (a != 0) & (b != 0))
 BIN_ROW(or_b, uint8_t, uint8_t, uint8_t, (a != 0) | (b != 0))
+BIN_ROW(xor_b, uint8_t, uint8_t, uint8_t, (a != 0) ^ (b != 0))
+/* Mod: fmod=0 takes the divisor's sign (Python / numpy), fmod=1 the
+ * dividend's (C). b == -1 is special-cased: INT_MIN % -1 is undefined in C. */
+#define IMOD(a, b) ((b) == -1 ? 0 : (a) % (b))
+#define PYMOD(r, b) (((r) != 0 && (((r) < 0) != ((b) < 0))) ? (r) + (b) : (r))
+BIN_ROW(fmod_i64, int64_t, int64_t, int64_t, IMOD(a, b))
+BIN_ROW(fmod_i32, int32_t, int32_t, int32_t, IMOD(a, b))
+BIN_ROW(mod_i64, int64_t, int64_t, int64_t, PYMOD(IMOD(a, b), b))
+BIN_ROW(mod_i32, int32_t, int32_t, int32_t, PYMOD(IMOD(a, b), b))
+BIN_ROW(fmod_f32, float, float, float, fmodf(a, b))
+BIN_ROW(mod_f32, float, float, float, PYMOD(fmodf(a, b), b))
+BIN_ROW(prelu_f32, float, float, float, a < 0.0f ? a * b : a)
 
 /* Copy with broadcast (one operand). */
 #define COPY_ROW(fname, T)                                                                         \
@@ -228,8 +242,9 @@ WHERE_ROW(where_8, uint64_t)
 /* Binary operators                                                          */
 
 enum {
-    B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_EQ, B_LT, B_GT, B_LE, B_GE, B_AND, B_OR, /* binary  */
-    B_MIN, B_MAX, B_SUM, B_MEAN                                                  /* n-ary   */
+    B_ADD, B_SUB, B_MUL, B_DIV, B_POW, B_PRELU, B_MOD, B_FMOD,  /* binary, same dtype out */
+    B_EQ, B_LT, B_GT, B_LE, B_GE, B_AND, B_OR, B_XOR,           /* binary, bool out       */
+    B_MIN, B_MAX, B_SUM, B_MEAN                                 /* n-ary                  */
 };
 
 typedef struct bin_params {
@@ -254,6 +269,8 @@ static bc_fn bin_fn(int kind, ev_dtype ta, ev_dtype tb)
     case B_SUB: PICK(sub_f32, sub_i64, sub_i32);
     case B_MUL: PICK(mul_f32, mul_i64, mul_i32);
     case B_DIV: PICK(div_f32, div_i64, div_i32);
+    case B_MOD: PICK(mod_f32, mod_i64, mod_i32);
+    case B_FMOD: PICK(fmod_f32, fmod_i64, fmod_i32);
     case B_MIN: PICK(min_f32, min_i64, min_i32);
     case B_MAX: PICK(max_f32, max_i64, max_i32);
     case B_LT: PICK(lt_f32, lt_i64, lt_i32);
@@ -265,12 +282,14 @@ static bc_fn bin_fn(int kind, ev_dtype ta, ev_dtype tb)
         PICK(eq_f32, eq_i64, eq_i32);
     case B_AND: return ta == EV_DT_BOOL ? and_b : NULL;
     case B_OR: return ta == EV_DT_BOOL ? or_b : NULL;
+    case B_XOR: return ta == EV_DT_BOOL ? xor_b : NULL;
+    case B_PRELU: return ta == EV_DT_FLOAT ? prelu_f32 : NULL;
     default: return NULL;
     }
 #undef PICK
 }
 
-static int is_compare(int kind) { return kind >= B_EQ && kind <= B_OR; }
+static int is_compare(int kind) { return kind >= B_EQ && kind <= B_XOR; }
 
 static ev_status bin_prepare_kind(ev_graph *g, ev_node *n, int kind, ev_err *err)
 {
@@ -302,6 +321,12 @@ static ev_status bin_infer(const ev_node *n, const ev_tensor *const *in, ev_tens
     }
     ev_status st = ev_broadcast_shapes(in, n->n_in, out[0], err);
     if (st) return ev_err_prefix(err, "%s node '%s'", n->op_type, EV_LABEL(n));
+    if (p->kind == B_PRELU) { /* slope broadcasts to X, never the reverse */
+        int same = out[0]->rank == in[0]->rank;
+        for (int d = 0; same && d < in[0]->rank; d++) same = out[0]->dims[d] == in[0]->dims[d];
+        if (!same)
+            return ev_err_set(err, EV_ERR_SHAPE, "PRelu node '%s': slope does not broadcast to X", EV_LABEL(n));
+    }
     out[0]->dtype = is_compare(p->kind) ? EV_DT_BOOL : t0;
     return EV_OK;
 }
@@ -316,7 +341,7 @@ static ev_status check_int_divisor(const ev_node *n, const ev_tensor *b, ev_err 
     int64_t cnt = ev_tensor_numel(b);
     for (int64_t i = 0; i < cnt; i++)
         if (ev_tensor_get_int(b, i) == 0)
-            return ev_err_set(err, EV_ERR_DATA, "Div node '%s': integer division by zero", EV_LABEL(n));
+            return ev_err_set(err, EV_ERR_DATA, "%s node '%s': integer division by zero", n->op_type, EV_LABEL(n));
     return EV_OK;
 }
 
@@ -340,7 +365,8 @@ static ev_status bin_run(const ev_node *n, const ev_tensor *const *in, ev_tensor
     if (p->kind < B_MIN) {
         bc_fn fn = bin_fn(p->kind, in[0]->dtype, in[1]->dtype);
         if (!fn) return ev_ref_bad_dtype(n, "input", in[0]->dtype, ctx->err);
-        if (p->kind == B_DIV && is_int(in[1]->dtype)) EV_TRY(check_int_divisor(n, in[1], ctx->err));
+        if ((p->kind == B_DIV || p->kind == B_MOD || p->kind == B_FMOD) && is_int(in[1]->dtype))
+            EV_TRY(check_int_divisor(n, in[1], ctx->err));
         if (p->kind == B_POW && is_scalar_value(in[1], 2.0f)) fn = square_f32;
         bin_apply(fn, in[0], in[1], o, threads);
         return EV_OK;
@@ -388,6 +414,14 @@ BIN_OP(less_equal, B_LE, "LessOrEqual", 12, 18)
 BIN_OP(greater_equal, B_GE, "GreaterOrEqual", 12, 18)
 BIN_OP(and, B_AND, "And", 7, 18)
 BIN_OP(or, B_OR, "Or", 7, 18)
+BIN_OP(xor, B_XOR, "Xor", 7, 18)
+BIN_OP(prelu, B_PRELU, "PRelu", 7, 18)
+
+static ev_status mod_prepare(ev_graph *g, ev_node *n, ev_err *err)
+{
+    return bin_prepare_kind(g, n, ev_attr_int(n, "fmod", 0) ? B_FMOD : B_MOD, err);
+}
+const ev_op_def ev_ref_op_mod = {"Mod", 10, 18, 0, mod_prepare, bin_infer, bin_run, NULL};
 BIN_OP(min, B_MIN, "Min", 8, 18)
 BIN_OP(max, B_MAX, "Max", 8, 18)
 BIN_OP(sum, B_SUM, "Sum", 8, 18)
@@ -446,7 +480,8 @@ const ev_op_def ev_ref_op_where = {"Where", 9, 18, 0, where_prepare, where_infer
 
 enum {
     U_RELU, U_LEAKY, U_CLIP, U_HARDSWISH, U_HARDSIGMOID, U_SIGMOID, U_TANH, U_ERF, U_SQRT, U_EXP,
-    U_LOG, U_NEG, U_ABS, U_RECIP, U_FLOOR, U_CEIL, U_NOT
+    U_LOG, U_NEG, U_ABS, U_RECIP, U_FLOOR, U_CEIL, U_NOT, U_ELU, U_SELU, U_CELU, U_THRELU,
+    U_SOFTPLUS, U_SOFTSIGN, U_ROUND, U_SIGN, U_SIN, U_COS, U_ISNAN, U_ISINF
 };
 
 typedef struct un_params {
@@ -458,7 +493,7 @@ typedef struct un_params {
 
 static int un_int_ok(int kind)
 {
-    return kind == U_RELU || kind == U_NEG || kind == U_ABS || kind == U_CLIP;
+    return kind == U_RELU || kind == U_NEG || kind == U_ABS || kind == U_CLIP || kind == U_SIGN;
 }
 
 static ev_status un_prepare_kind(ev_graph *g, ev_node *n, int kind, ev_err *err)
@@ -477,6 +512,17 @@ static ev_status un_prepare_kind(ev_graph *g, ev_node *n, int kind, ev_err *err)
     case U_HARDSWISH:
         p->alpha = 1.0f / 6.0f;
         p->beta = 0.5f;
+        break;
+    case U_ELU:
+    case U_CELU:
+    case U_THRELU: p->alpha = ev_attr_float(n, "alpha", 1.0f); break;
+    case U_SELU:
+        p->alpha = ev_attr_float(n, "alpha", 1.67326319217681884765625f);
+        p->beta = ev_attr_float(n, "gamma", 1.05070102214813232421875f);
+        break;
+    case U_ISINF:
+        p->alpha = (float)(ev_attr_int(n, "detect_negative", 1) != 0);
+        p->beta = (float)(ev_attr_int(n, "detect_positive", 1) != 0);
         break;
     case U_CLIP:
         if (n->opset < 11) {
@@ -511,7 +557,7 @@ static ev_status un_infer(const ev_node *n, const ev_tensor *const *in, ev_tenso
                                   i == 1 ? "min" : "max");
         }
     }
-    ev_ref_same_shape(out[0], in[0], t);
+    ev_ref_same_shape(out[0], in[0], p->kind == U_ISNAN || p->kind == U_ISINF ? EV_DT_BOOL : t);
     return EV_OK;
 }
 
@@ -564,6 +610,37 @@ static void un_f32(const un_params *p, float lo, float hi, const float *x, float
     case U_RECIP: for (int64_t i = 0; i < cnt; i++) y[i] = 1.0f / x[i]; break;
     case U_FLOOR: for (int64_t i = 0; i < cnt; i++) y[i] = floorf(x[i]); break;
     case U_CEIL: for (int64_t i = 0; i < cnt; i++) y[i] = ceilf(x[i]); break;
+    case U_ELU: {
+        float a = p->alpha;
+        for (int64_t i = 0; i < cnt; i++) y[i] = x[i] < 0.0f ? a * expm1f(x[i]) : x[i];
+        break;
+    }
+    case U_CELU: {
+        float a = p->alpha;
+        for (int64_t i = 0; i < cnt; i++) y[i] = x[i] < 0.0f ? a * expm1f(x[i] / a) : x[i];
+        break;
+    }
+    case U_SELU: {
+        float a = p->alpha, gm = p->beta;
+        for (int64_t i = 0; i < cnt; i++) y[i] = gm * (x[i] <= 0.0f ? a * expm1f(x[i]) : x[i]);
+        break;
+    }
+    case U_THRELU: {
+        float a = p->alpha;
+        for (int64_t i = 0; i < cnt; i++) y[i] = x[i] > a ? x[i] : 0.0f;
+        break;
+    }
+    case U_SOFTPLUS:
+        /* log(1 + e^x) without overflow: max(x, 0) + log1p(e^-|x|) */
+        for (int64_t i = 0; i < cnt; i++) y[i] = (x[i] > 0.0f ? x[i] : 0.0f) + log1pf(expf(-fabsf(x[i])));
+        break;
+    case U_SOFTSIGN: for (int64_t i = 0; i < cnt; i++) y[i] = x[i] / (1.0f + fabsf(x[i])); break;
+    case U_ROUND: for (int64_t i = 0; i < cnt; i++) y[i] = nearbyintf(x[i]); break; /* half to even */
+    case U_SIGN:
+        for (int64_t i = 0; i < cnt; i++) y[i] = x[i] > 0.0f ? 1.0f : x[i] < 0.0f ? -1.0f : x[i];
+        break;
+    case U_SIN: for (int64_t i = 0; i < cnt; i++) y[i] = sinf(x[i]); break;
+    case U_COS: for (int64_t i = 0; i < cnt; i++) y[i] = cosf(x[i]); break;
     default: break;
     }
 }
@@ -578,6 +655,7 @@ static void un_f32(const un_params *p, float lo, float hi, const float *x, float
             case U_NEG: v = (T)(UT)(0 - (UT)v); break;                                             \
             case U_ABS: v = v < 0 ? (T)(UT)(0 - (UT)v) : v; break;                                 \
             case U_CLIP: v = v < lo ? lo : v; v = v > hi ? hi : v; break;                          \
+            case U_SIGN: v = (T)((v > 0) - (v < 0)); break;                                        \
             default: break;                                                                        \
             }                                                                                      \
             y[i] = v;                                                                              \
@@ -600,6 +678,14 @@ static ev_status un_run(const ev_node *n, const ev_tensor *const *in, ev_tensor 
         const uint8_t *a = x->data;
         uint8_t *y = out[0]->data;
         for (int64_t i = 0; i < cnt; i++) y[i] = !a[i];
+        return EV_OK;
+    }
+    if (p->kind == U_ISNAN || p->kind == U_ISINF) {
+        const float *a = x->data;
+        uint8_t *y = out[0]->data;
+        int neg = p->alpha != 0.0f, pos = p->beta != 0.0f;
+        for (int64_t i = 0; i < cnt; i++)
+            y[i] = p->kind == U_ISNAN ? isnan(a[i]) != 0 : isinf(a[i]) && (a[i] > 0 ? pos : neg);
         return EV_OK;
     }
     if (x->dtype == EV_DT_FLOAT) {
@@ -657,6 +743,18 @@ UN_OP(reciprocal, U_RECIP, "Reciprocal", 6, 18)
 UN_OP(floor, U_FLOOR, "Floor", 6, 18)
 UN_OP(ceil, U_CEIL, "Ceil", 6, 18)
 UN_OP(not, U_NOT, "Not", 1, 18)
+UN_OP(elu, U_ELU, "Elu", 6, 18)
+UN_OP(selu, U_SELU, "Selu", 6, 18)
+UN_OP(celu, U_CELU, "Celu", 12, 18)
+UN_OP(thresholdedrelu, U_THRELU, "ThresholdedRelu", 10, 18)
+UN_OP(softplus, U_SOFTPLUS, "Softplus", 1, 18)
+UN_OP(softsign, U_SOFTSIGN, "Softsign", 1, 18)
+UN_OP(round, U_ROUND, "Round", 11, 18)
+UN_OP(sign, U_SIGN, "Sign", 9, 18)
+UN_OP(sin, U_SIN, "Sin", 7, 18)
+UN_OP(cos, U_COS, "Cos", 7, 18)
+UN_OP(isnan, U_ISNAN, "IsNaN", 9, 18)
+UN_OP(isinf, U_ISINF, "IsInf", 10, 18)
 
 /* ======================================================================== */
 /* Cast                                                                      */

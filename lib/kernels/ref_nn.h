@@ -91,7 +91,13 @@ void ev_ref_sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float *A, 
     X(greater_equal) X(and) X(or) X(min) X(max) X(sum) X(mean) X(where) X(cast)                    \
     X(softmax1) X(softmax13) X(logsoftmax1) X(logsoftmax13) X(layernorm)                           \
     X(reducemean1) X(reducemean18) X(reducesum1) X(reducesum13) X(reducemax1) X(reducemax18)       \
-    X(argmax) X(globalavgpool) X(globalmaxpool) X(avgpool) X(maxpool) X(gemm) X(matmul)
+    X(argmax) X(globalavgpool) X(globalmaxpool) X(avgpool) X(maxpool) X(gemm) X(matmul)           \
+    /* beyond the seed architectures: cheap, and covered by the ONNX tests */                     \
+    X(xor) X(prelu) X(elu) X(selu) X(celu) X(thresholdedrelu) X(softplus) X(softsign) X(round)     \
+    X(sign) X(sin) X(cos) X(isnan) X(isinf) X(reducemin1) X(reducemin18) X(argmin)                 \
+    X(instancenorm) X(reduceprod1) X(reduceprod18) X(reducel1_1) X(reducel1_18) X(reducel2_1)      \
+    X(reducel2_18) X(reducesumsq1) X(reducesumsq18) X(reducelogsum1) X(reducelogsum18)             \
+    X(reducelse1) X(reducelse18) X(mod)
 
 #define EV_REF_DECLARE(name) extern const ev_op_def ev_ref_op_##name;
 EV_REF_OPS(EV_REF_DECLARE)

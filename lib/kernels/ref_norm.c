@@ -1,6 +1,7 @@
 /*
  * lib/kernels/ref_norm.c — reference normalisations: BatchNormalization
- * (inference), LayerNormalization, Softmax, LogSoftmax.
+ * (inference), InstanceNormalization, LayerNormalization, Softmax,
+ * LogSoftmax.
  *
  * Sums and variances accumulate in double, so the reference is at least as
  * accurate as any fast path it is compared with.
@@ -109,6 +110,61 @@ static ev_status bn_run(const ev_node *n, const ev_tensor *const *in, ev_tensor 
 const ev_op_def ev_ref_op_batchnorm7 = {"BatchNormalization", 7, 8, 0, bn_prepare, bn_infer, bn_run, NULL};
 const ev_op_def ev_ref_op_batchnorm9 = {"BatchNormalization", 9, 13, 0, bn_prepare, bn_infer, bn_run, NULL};
 const ev_op_def ev_ref_op_batchnorm14 = {"BatchNormalization", 14, 18, 0, bn_prepare, bn_infer, bn_run, NULL};
+
+/* ======================================================================== */
+/* InstanceNormalization                                                     */
+
+static ev_status in_prepare(ev_graph *g, ev_node *n, ev_err *err)
+{
+    EV_TRY(ev_ref_arity(n, 3, 3, 1, err));
+    float *eps = ev_ref_params(g, n, sizeof *eps, err);
+    if (!eps) return EV_ERR_NOMEM;
+    *eps = ev_attr_float(n, "epsilon", 1e-5f);
+    n->params = eps;
+    return EV_OK;
+}
+
+static ev_status in_infer(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_err *err)
+{
+    static const char *const names[3] = {"input", "scale", "B"};
+    for (int i = 0; i < 3; i++)
+        if (in[i]->dtype != EV_DT_FLOAT) return ev_ref_bad_dtype(n, names[i], in[i]->dtype, err);
+    const ev_tensor *x = in[0];
+    if (x->rank < 3)
+        return ev_err_set(err, EV_ERR_SHAPE, "InstanceNormalization node '%s': input rank %d < 3", EV_LABEL(n), x->rank);
+    for (int i = 1; i < 3; i++)
+        if (in[i]->rank != 1 || in[i]->dims[0] != x->dims[1])
+            return ev_err_set(err, EV_ERR_SHAPE, "InstanceNormalization node '%s': %s must have shape [%lld]",
+                              EV_LABEL(n), names[i], (long long)x->dims[1]);
+    ev_ref_same_shape(out[0], x, EV_DT_FLOAT);
+    return EV_OK;
+}
+
+static ev_status in_run(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_exec_ctx *ctx)
+{
+    const float eps = *(const float *)n->params;
+    const ev_tensor *x = in[0];
+    const float *xs = x->data, *sc = in[1]->data, *bb = in[2]->data;
+    float *y = out[0]->data;
+    int64_t C = x->dims[1], S = 1, planes = x->dims[0] * C;
+    for (int d = 2; d < x->rank; d++) S *= x->dims[d];
+    int threads = ev_ref_threads(ctx);
+#pragma omp parallel for schedule(static) num_threads(threads) if (threads > 1 && planes * S > 65536)
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *xp = xs + pl * S;
+        float *yp = y + pl * S;
+        double sum = 0.0, var = 0.0;
+        for (int64_t i = 0; i < S; i++) sum += xp[i];
+        double mean = S ? sum / (double)S : 0.0;
+        for (int64_t i = 0; i < S; i++) var += (xp[i] - mean) * (xp[i] - mean);
+        var = S ? var / (double)S : 0.0;
+        float a = (float)(sc[pl % C] / sqrt(var + (double)eps)), m = (float)mean, b = bb[pl % C];
+        for (int64_t i = 0; i < S; i++) yp[i] = (xp[i] - m) * a + b;
+    }
+    return EV_OK;
+}
+
+const ev_op_def ev_ref_op_instancenorm = {"InstanceNormalization", 6, 18, 0, in_prepare, in_infer, in_run, NULL};
 
 /* ======================================================================== */
 /* LayerNormalization (opset 17)                                             */

@@ -1,7 +1,9 @@
 /*
  * lib/kernels/ref_reduce.c — reference reductions: ReduceMean, ReduceSum,
- * ReduceMax (axes as attribute, or as input from opset 13 for ReduceSum and
- * 18 for the others; keepdims; noop_with_empty_axes) and ArgMax.
+ * ReduceMax, ReduceMin, ReduceProd, ReduceL1, ReduceL2, ReduceSumSquare,
+ * ReduceLogSum, ReduceLogSumExp (axes as attribute, or as input from opset
+ * 13 for ReduceSum and 18 for the others; keepdims; noop_with_empty_axes),
+ * ArgMax and ArgMin.
  *
  * A reduction walks the input once in memory order over a coalesced view
  * (adjacent dims that are both reduced or both kept are merged), summing
@@ -12,7 +14,30 @@
 #include <math.h>
 #include <string.h>
 
-enum { R_MEAN, R_SUM, R_MAX };
+enum { R_MEAN, R_SUM, R_MAX, R_MIN, R_L1, R_L2, R_SUMSQ, R_LOGSUM, R_LOGSUMEXP, R_PROD };
+
+/* Additive reductions: the term each element contributes. */
+static inline double red_term(int kind, float v)
+{
+    switch (kind) {
+    case R_L1: return fabs((double)v);
+    case R_L2:
+    case R_SUMSQ: return (double)v * (double)v;
+    case R_LOGSUMEXP: return exp((double)v);
+    default: return v;
+    }
+}
+
+static float red_empty(int kind)
+{
+    switch (kind) {
+    case R_MEAN: return NAN;
+    case R_MAX: case R_LOGSUM: case R_LOGSUMEXP: return -INFINITY;
+    case R_MIN: return INFINITY;
+    case R_PROD: return 1.0f;
+    default: return 0.0f;
+    }
+}
 
 typedef struct red_params {
     int kind;
@@ -141,15 +166,21 @@ static ev_status red_run(const ev_node *n, const ev_tensor *const *in, ev_tensor
         else rcount *= dims[d];
     }
     if (total == 0) {
-        /* Reducing an empty set: sum 0, mean NaN, max -inf. */
-        for (int64_t i = 0; i < ocnt; i++) y[i] = p->kind == R_SUM ? 0.0f : p->kind == R_MEAN ? NAN : -INFINITY;
+        /* Reducing an empty set: sum 0, mean NaN, max -inf, prod 1, ... */
+        for (int64_t i = 0; i < ocnt; i++) y[i] = red_empty(p->kind);
         return EV_OK;
     }
     double *acc = NULL;
-    if (p->kind != R_MAX) {
+    /* Min is computed as -max(-x). */
+    float sg = p->kind == R_MIN ? -1.0f : 1.0f;
+    int plain = p->kind == R_MEAN || p->kind == R_SUM || p->kind == R_LOGSUM; /* no per-element term */
+    int prod = p->kind == R_PROD;
+    if (p->kind != R_MAX && p->kind != R_MIN) {
         size_t sz;
         if (!ev_mul_sz((size_t)ocnt, sizeof(double), &sz) || !(acc = ev_calloc_aligned(sz)))
             return ev_err_set(ctx->err, EV_ERR_NOMEM, "%s node '%s': out of memory", n->op_type, EV_LABEL(n));
+        if (prod)
+            for (int64_t i = 0; i < ocnt; i++) acc[i] = 1.0;
     } else {
         for (int64_t i = 0; i < ocnt; i++) y[i] = -INFINITY;
     }
@@ -158,24 +189,41 @@ static ev_status red_run(const ev_node *n, const ev_tensor *const *in, ev_tensor
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = xs + r * L;
         if (red[nd - 1]) {
-            if (acc) {
+            if (prod) {
+                double pr = 1.0;
+                for (int64_t i = 0; i < L; i++) pr *= xr[i];
+                acc[ooff] *= pr;
+            } else if (acc) {
                 double sm = 0.0;
-                for (int64_t i = 0; i < L; i++) sm += xr[i];
+                if (plain)
+                    for (int64_t i = 0; i < L; i++) sm += xr[i];
+                else
+                    for (int64_t i = 0; i < L; i++) sm += red_term(p->kind, xr[i]);
                 acc[ooff] += sm;
             } else {
                 float m = y[ooff];
-                for (int64_t i = 0; i < L; i++)
-                    if (xr[i] > m || xr[i] != xr[i]) m = xr[i];
+                for (int64_t i = 0; i < L; i++) {
+                    float v = sg * xr[i];
+                    if (v > m || v != v) m = v;
+                }
                 y[ooff] = m;
             }
         } else {
-            if (acc) {
+            if (prod) {
                 double *ar = acc + ooff;
-                for (int64_t i = 0; i < L; i++) ar[i] += xr[i];
+                for (int64_t i = 0; i < L; i++) ar[i] *= xr[i];
+            } else if (acc) {
+                double *ar = acc + ooff;
+                if (plain)
+                    for (int64_t i = 0; i < L; i++) ar[i] += xr[i];
+                else
+                    for (int64_t i = 0; i < L; i++) ar[i] += red_term(p->kind, xr[i]);
             } else {
                 float *yr = y + ooff;
-                for (int64_t i = 0; i < L; i++)
-                    if (xr[i] > yr[i] || xr[i] != xr[i]) yr[i] = xr[i];
+                for (int64_t i = 0; i < L; i++) {
+                    float v = sg * xr[i];
+                    if (v > yr[i] || v != v) yr[i] = v;
+                }
             }
         }
         /* advance the row counter over dims [0, nd-1) */
@@ -187,9 +235,20 @@ static ev_status red_run(const ev_node *n, const ev_tensor *const *in, ev_tensor
         }
     }
     if (acc) {
-        double div = p->kind == R_MEAN ? (double)rcount : 1.0;
-        for (int64_t i = 0; i < ocnt; i++) y[i] = (float)(acc[i] / div);
+        for (int64_t i = 0; i < ocnt; i++) {
+            double v = acc[i];
+            switch (p->kind) {
+            case R_MEAN: v /= (double)rcount; break;
+            case R_L2: v = sqrt(v); break;
+            case R_LOGSUM:
+            case R_LOGSUMEXP: v = log(v); break;
+            default: break;
+            }
+            y[i] = (float)v;
+        }
         ev_free_aligned(acc);
+    } else if (p->kind == R_MIN) {
+        for (int64_t i = 0; i < ocnt; i++) y[i] = -y[i];
     }
     return EV_OK;
 }
@@ -207,16 +266,30 @@ RED_OP(reducesum1, R_SUM, 0, "ReduceSum", 1, 12)
 RED_OP(reducesum13, R_SUM, 1, "ReduceSum", 13, 18)
 RED_OP(reducemax1, R_MAX, 0, "ReduceMax", 1, 17)
 RED_OP(reducemax18, R_MAX, 1, "ReduceMax", 18, 18)
+RED_OP(reducemin1, R_MIN, 0, "ReduceMin", 1, 17)
+RED_OP(reducemin18, R_MIN, 1, "ReduceMin", 18, 18)
+RED_OP(reduceprod1, R_PROD, 0, "ReduceProd", 1, 17)
+RED_OP(reduceprod18, R_PROD, 1, "ReduceProd", 18, 18)
+RED_OP(reducel1_1, R_L1, 0, "ReduceL1", 1, 17)
+RED_OP(reducel1_18, R_L1, 1, "ReduceL1", 18, 18)
+RED_OP(reducel2_1, R_L2, 0, "ReduceL2", 1, 17)
+RED_OP(reducel2_18, R_L2, 1, "ReduceL2", 18, 18)
+RED_OP(reducesumsq1, R_SUMSQ, 0, "ReduceSumSquare", 1, 17)
+RED_OP(reducesumsq18, R_SUMSQ, 1, "ReduceSumSquare", 18, 18)
+RED_OP(reducelogsum1, R_LOGSUM, 0, "ReduceLogSum", 1, 17)
+RED_OP(reducelogsum18, R_LOGSUM, 1, "ReduceLogSum", 18, 18)
+RED_OP(reducelse1, R_LOGSUMEXP, 0, "ReduceLogSumExp", 1, 17)
+RED_OP(reducelse18, R_LOGSUMEXP, 1, "ReduceLogSumExp", 18, 18)
 
 /* ======================================================================== */
 /* ArgMax                                                                    */
 
 typedef struct argmax_params {
     int64_t axis;
-    int keepdims, last;
+    int keepdims, last, is_min;
 } argmax_params;
 
-static ev_status argmax_prepare(ev_graph *g, ev_node *n, ev_err *err)
+static ev_status argmax_prepare_kind(ev_graph *g, ev_node *n, int is_min, ev_err *err)
 {
     EV_TRY(ev_ref_arity(n, 1, 1, 1, err));
     argmax_params *p = ev_ref_params(g, n, sizeof *p, err);
@@ -224,6 +297,7 @@ static ev_status argmax_prepare(ev_graph *g, ev_node *n, ev_err *err)
     p->axis = ev_attr_int(n, "axis", 0);
     p->keepdims = ev_attr_int(n, "keepdims", 1) != 0;
     p->last = ev_attr_int(n, "select_last_index", 0) != 0;
+    p->is_min = is_min;
     n->params = p;
     return EV_OK;
 }
@@ -237,7 +311,7 @@ static ev_status argmax_infer(const ev_node *n, const ev_tensor *const *in, ev_t
     int axis;
     EV_TRY(ev_ref_axis(n, p->axis, x->rank, &axis, err));
     if (x->dims[axis] == 0)
-        return ev_err_set(err, EV_ERR_SHAPE, "ArgMax node '%s': empty reduction axis", EV_LABEL(n));
+        return ev_err_set(err, EV_ERR_SHAPE, "%s node '%s': empty reduction axis", n->op_type, EV_LABEL(n));
     ev_tensor *o = out[0];
     o->dtype = EV_DT_INT64;
     o->rank = 0;
@@ -260,7 +334,8 @@ static ev_status argmax_infer(const ev_node *n, const ev_tensor *const *in, ev_t
                     T c = v[i * inner];                                                            \
                     /* NaN wins over numbers (numpy); the first or last tie. */                   \
                     int nan_c = c != c, nan_b = best != best;                                      \
-                    int take = nan_b ? (p->last && nan_c) : (nan_c || c > best || (p->last && c == best)); \
+                    int better = p->is_min ? c < best : c > best;                                  \
+                    int take = nan_b ? (p->last && nan_c) : (nan_c || better || (p->last && c == best)); \
                     if (take) {                                                                    \
                         best = c;                                                                  \
                         bi = i;                                                                    \
@@ -280,11 +355,16 @@ static ev_status argmax_run(const ev_node *n, const ev_tensor *const *in, ev_ten
     for (int d = 0; d < axis; d++) outer *= x->dims[d];
     for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
     int64_t *y = out[0]->data;
-    if (len == 0) return ev_err_set(ctx->err, EV_ERR_SHAPE, "ArgMax node '%s': empty reduction axis", EV_LABEL(n));
+    if (len == 0)
+        return ev_err_set(ctx->err, EV_ERR_SHAPE, "%s node '%s': empty reduction axis", n->op_type, EV_LABEL(n));
     if (x->dtype == EV_DT_FLOAT) ARGMAX_LOOP(float);
     else if (x->dtype == EV_DT_INT64) ARGMAX_LOOP(int64_t);
     else ARGMAX_LOOP(int32_t);
     return EV_OK;
 }
 
+static ev_status argmax_prepare(ev_graph *g, ev_node *n, ev_err *err) { return argmax_prepare_kind(g, n, 0, err); }
+static ev_status argmin_prepare(ev_graph *g, ev_node *n, ev_err *err) { return argmax_prepare_kind(g, n, 1, err); }
+
 const ev_op_def ev_ref_op_argmax = {"ArgMax", 1, 18, 0, argmax_prepare, argmax_infer, argmax_run, NULL};
+const ev_op_def ev_ref_op_argmin = {"ArgMin", 1, 18, 0, argmin_prepare, argmax_infer, argmax_run, NULL};

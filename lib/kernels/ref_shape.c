@@ -201,7 +201,7 @@ static ev_status norm_axes(const ev_node *n, const int64_t *axes, int64_t cnt, i
 {
     int seen[SH_MAX_VIEW] = {0};
     for (int64_t i = 0; i < cnt; i++) {
-        int a;
+        int a = 0;
         EV_TRY(norm_axis(n, axes[i], rank, 0, what, &a, err));
         if (seen[a]) return op_fail(err, EV_ERR_SHAPE, n, "%s %lld is repeated", what, (long long)axes[i]);
         seen[a] = 1;
@@ -373,14 +373,14 @@ static ev_status identity_prepare(ev_graph *g, ev_node *n, ev_err *err)
 
 static ev_status copy_infer(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_err *err)
 {
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "input", &esz, err));
     return set_out(n, out[0], in[0]->dtype, in[0]->rank, in[0]->dims, err);
 }
 
 static ev_status copy_run(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_exec_ctx *ctx)
 {
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "input", &esz, ctx->err));
     EV_TRY(check_out(n, out[0], in[0]->dtype, in[0]->rank, in[0]->dims, ctx->err));
     copy_all(out[0]->data, in[0]->data, ev_tensor_numel(in[0]), esz);
@@ -534,7 +534,7 @@ static ev_status reshape_infer(const ev_node *n, const ev_tensor *const *in, ev_
 {
     int64_t dims[EV_MAX_RANK];
     int rank;
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "data", &esz, err));
     EV_TRY(reshape_dims(n, in, &rank, dims, err));
     return set_out(n, out[0], in[0]->dtype, rank, dims, err);
@@ -544,7 +544,7 @@ static ev_status reshape_run(const ev_node *n, const ev_tensor *const *in, ev_te
 {
     int64_t dims[EV_MAX_RANK];
     int rank;
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "data", &esz, ctx->err));
     EV_TRY(reshape_dims(n, in, &rank, dims, ctx->err));
     EV_TRY(check_out(n, out[0], in[0]->dtype, rank, dims, ctx->err));
@@ -569,7 +569,7 @@ static ev_status flatten_prepare(ev_graph *g, ev_node *n, ev_err *err)
 static ev_status flatten_dims(const ev_node *n, const ev_tensor *x, int64_t *dims, ev_err *err)
 {
     const axis_params *p = n->params;
-    int a;
+    int a = 0;
     EV_TRY(norm_axis(n, p->axis, x->rank, 1, "axis", &a, err));
     EV_TRY(dims_numel(n, a, x->dims, &dims[0], err));
     return dims_numel(n, x->rank - a, x->dims + a, &dims[1], err);
@@ -578,7 +578,7 @@ static ev_status flatten_dims(const ev_node *n, const ev_tensor *x, int64_t *dim
 static ev_status flatten_infer(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_err *err)
 {
     int64_t dims[2];
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "input", &esz, err));
     EV_TRY(flatten_dims(n, in[0], dims, err));
     return set_out(n, out[0], in[0]->dtype, 2, dims, err);
@@ -587,7 +587,7 @@ static ev_status flatten_infer(const ev_node *n, const ev_tensor *const *in, ev_
 static ev_status flatten_run(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_exec_ctx *ctx)
 {
     int64_t dims[2];
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "input", &esz, ctx->err));
     EV_TRY(flatten_dims(n, in[0], dims, ctx->err));
     EV_TRY(check_out(n, out[0], in[0]->dtype, 2, dims, ctx->err));
@@ -687,7 +687,7 @@ static ev_status squeeze_infer(const ev_node *n, const ev_tensor *const *in, ev_
 {
     int64_t dims[EV_MAX_RANK];
     int rank;
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "data", &esz, err));
     if (strcmp(n->op_type, "Unsqueeze") == 0) EV_TRY(unsqueeze_dims(n, in, &rank, dims, err));
     else EV_TRY(squeeze_dims(n, in, &rank, dims, err));
@@ -698,7 +698,7 @@ static ev_status squeeze_run(const ev_node *n, const ev_tensor *const *in, ev_te
 {
     int64_t dims[EV_MAX_RANK];
     int rank;
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "data", &esz, ctx->err));
     if (strcmp(n->op_type, "Unsqueeze") == 0) EV_TRY(unsqueeze_dims(n, in, &rank, dims, ctx->err));
     else EV_TRY(squeeze_dims(n, in, &rank, dims, ctx->err));
@@ -757,7 +757,7 @@ static ev_status transpose_infer(const ev_node *n, const ev_tensor *const *in, e
 {
     int perm[EV_MAX_RANK];
     int64_t dims[EV_MAX_RANK];
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "data", &esz, err));
     EV_TRY(transpose_perm(n, in[0], perm, dims, err));
     return set_out(n, out[0], in[0]->dtype, in[0]->rank, dims, err);
@@ -767,7 +767,7 @@ static ev_status transpose_run(const ev_node *n, const ev_tensor *const *in, ev_
 {
     int perm[EV_MAX_RANK];
     int64_t dims[EV_MAX_RANK];
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "data", &esz, ctx->err));
     EV_TRY(transpose_perm(n, in[0], perm, dims, ctx->err));
     EV_TRY(check_out(n, out[0], in[0]->dtype, in[0]->rank, dims, ctx->err));
@@ -802,8 +802,8 @@ static ev_status concat_dims(const ev_node *n, const ev_tensor *const *in, int *
 {
     const axis_params *p = n->params;
     const ev_tensor *x0 = in[0];
-    int a;
-    size_t esz;
+    int a = 0;
+    size_t esz = 0;
     if (!x0) return op_fail(err, EV_ERR_SHAPE, n, "input 0 is missing");
     EV_TRY(elem_size(n, x0, "input 0", &esz, err));
     if (x0->rank < 1) return op_fail(err, EV_ERR_SHAPE, n, "cannot concatenate scalars");
@@ -833,7 +833,7 @@ static ev_status concat_dims(const ev_node *n, const ev_tensor *const *in, int *
 static ev_status concat_infer(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_err *err)
 {
     int64_t dims[EV_MAX_RANK];
-    int a;
+    int a = 0;
     EV_TRY(concat_dims(n, in, &a, dims, err));
     return set_out(n, out[0], in[0]->dtype, in[0]->rank, dims, err);
 }
@@ -841,8 +841,8 @@ static ev_status concat_infer(const ev_node *n, const ev_tensor *const *in, ev_t
 static ev_status concat_run(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_exec_ctx *ctx)
 {
     int64_t dims[EV_MAX_RANK], outer, inner, out_row;
-    int a;
-    size_t esz;
+    int a = 0;
+    size_t esz = 0;
     char *dst;
     EV_TRY(concat_dims(n, in, &a, dims, ctx->err));
     EV_TRY(check_out(n, out[0], in[0]->dtype, in[0]->rank, dims, ctx->err));
@@ -916,8 +916,8 @@ static ev_status split_sizes(const ev_node *n, const ev_tensor *const *in, int *
     const split_params *p = n->params;
     const ev_tensor *x = in[0];
     int64_t *s, cnt = -1, dim, sum = 0;
-    int a, no = n->n_out;
-    size_t esz;
+    int a = 0, no = n->n_out;
+    size_t esz = 0;
     *sizes = NULL;
     EV_TRY(elem_size(n, x, "input", &esz, err));
     if (x->rank < 1) return op_fail(err, EV_ERR_SHAPE, n, "cannot split a scalar");
@@ -983,7 +983,7 @@ static ev_status split_sizes(const ev_node *n, const ev_tensor *const *in, int *
 static ev_status split_infer(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_err *err)
 {
     int64_t *s, dims[EV_MAX_RANK];
-    int a;
+    int a = 0;
     ev_status st = EV_OK;
     EV_TRY(split_sizes(n, in, &a, &s, err));
     memcpy(dims, in[0]->dims, sizeof dims);
@@ -998,8 +998,8 @@ static ev_status split_infer(const ev_node *n, const ev_tensor *const *in, ev_te
 static ev_status split_run(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_exec_ctx *ctx)
 {
     int64_t *s, dims[EV_MAX_RANK], outer, inner, off = 0;
-    int a;
-    size_t esz;
+    int a = 0;
+    size_t esz = 0;
     ev_status st = EV_OK;
     const ev_tensor *x = in[0];
     EV_TRY(split_sizes(n, in, &a, &s, ctx->err));
@@ -1062,7 +1062,7 @@ static ev_status slice_geom(const ev_node *n, const ev_tensor *const *in, int64_
     int64_t starts[EV_MAX_RANK], ends[EV_MAX_RANK], axes[EV_MAX_RANK], steps[EV_MAX_RANK];
     int64_t ns, ne, na = -1, nst = -1;
     int nax[EV_MAX_RANK];
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, x, "data", &esz, err));
     if (n->opset < 10) {
         const slice_params *p = n->params;
@@ -1168,8 +1168,8 @@ static ev_status gather_dims(const ev_node *n, const ev_tensor *const *in, int *
 {
     const axis_params *p = n->params;
     const ev_tensor *x = in[0], *ix = in[1];
-    int a, r = 0;
-    size_t esz;
+    int a = 0, r = 0;
+    size_t esz = 0;
     EV_TRY(elem_size(n, x, "data", &esz, err));
     if (!is_int_index_dtype(ix->dtype))
         return op_fail(err, EV_ERR_SHAPE, n, "indices must be int64 or int32, got %s", ev_dtype_name(ix->dtype));
@@ -1189,7 +1189,7 @@ static ev_status gather_dims(const ev_node *n, const ev_tensor *const *in, int *
 static ev_status gather_infer(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_err *err)
 {
     int64_t dims[EV_MAX_RANK];
-    int a, r;
+    int a = 0, r;
     EV_TRY(gather_dims(n, in, &a, &r, dims, err));
     return set_out(n, out[0], in[0]->dtype, r, dims, err);
 }
@@ -1198,7 +1198,7 @@ static ev_status gather_run(const ev_node *n, const ev_tensor *const *in, ev_ten
 {
     const ev_tensor *x = in[0], *ix = in[1];
     int64_t dims[EV_MAX_RANK], outer, inner, nidx, ad;
-    int a, r;
+    int a = 0, r;
     size_t esz, row;
     char *dst;
     EV_TRY(gather_dims(n, in, &a, &r, dims, ctx->err));
@@ -1241,7 +1241,7 @@ static ev_status gather_el_dims(const ev_node *n, const ev_tensor *const *in, in
 {
     const axis_params *p = n->params;
     const ev_tensor *x = in[0], *ix = in[1];
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, x, "data", &esz, err));
     if (!is_int_index_dtype(ix->dtype))
         return op_fail(err, EV_ERR_SHAPE, n, "indices must be int64 or int32, got %s", ev_dtype_name(ix->dtype));
@@ -1260,7 +1260,7 @@ static ev_status gather_el_dims(const ev_node *n, const ev_tensor *const *in, in
 
 static ev_status gather_el_infer(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_err *err)
 {
-    int a;
+    int a = 0;
     EV_TRY(gather_el_dims(n, in, &a, err));
     return set_out(n, out[0], in[0]->dtype, in[1]->rank, in[1]->dims, err);
 }
@@ -1269,8 +1269,8 @@ static ev_status gather_el_run(const ev_node *n, const ev_tensor *const *in, ev_
 {
     const ev_tensor *x = in[0], *ix = in[1];
     int64_t xs[EV_MAX_RANK], idx[EV_MAX_RANK] = {0}, ne, ad, base = 0;
-    int a, r = x->rank;
-    size_t esz;
+    int a = 0, r = x->rank;
+    size_t esz = 0;
     char *dst;
     EV_TRY(gather_el_dims(n, in, &a, ctx->err));
     EV_TRY(check_out(n, out[0], x->dtype, ix->rank, ix->dims, ctx->err));
@@ -1321,7 +1321,7 @@ static ev_status expand_dims(const ev_node *n, const ev_tensor *const *in, ev_te
     ev_tensor target;
     const ev_tensor *both[2];
     int64_t vals[EV_MAX_RANK], cnt;
-    size_t esz;
+    size_t esz = 0;
     ev_status st;
     char label[160];
     EV_TRY(elem_size(n, in[0], "input", &esz, err));
@@ -1381,7 +1381,7 @@ static ev_status tile_dims(const ev_node *n, const ev_tensor *const *in, int64_t
 {
     const ev_tensor *x = in[0];
     int64_t cnt;
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, x, "input", &esz, err));
     EV_TRY(const_ints(n, in[1], "repeats", 0, EV_MAX_RANK, reps, &cnt, err));
     if (in[1]->rank != 1) return op_fail(err, EV_ERR_SHAPE, n, "repeats must be 1-D, got rank %d", in[1]->rank);
@@ -1722,7 +1722,7 @@ static ev_status pad_compute(const ev_node *n, const ev_tensor *const *in, pad_g
     int64_t pads[2 * EV_MAX_RANK], np, axes[EV_MAX_RANK], na = -1;
     int nax[EV_MAX_RANK];
     int r = x->rank;
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, x, "data", &esz, err));
     if (esz > sizeof pg->cval) return op_fail(err, EV_ERR_UNSUPPORTED, n, "dtype %s", ev_dtype_name(x->dtype));
     memset(pg->cval, 0, sizeof pg->cval);
@@ -1815,7 +1815,7 @@ static ev_status pad_run(const ev_node *n, const ev_tensor *const *in, ev_tensor
     pad_geom pg;
     int64_t xs[EV_MAX_RANK], total = 0, *maps, *mp[EV_MAX_RANK], idx[EV_MAX_RANK] = {0}, numel, inner;
     int r = x->rank;
-    size_t esz;
+    size_t esz = 0;
     char *dst;
     const char *src = x->data;
     EV_TRY(pad_compute(n, in, &pg, ctx->err));
@@ -1900,7 +1900,7 @@ static ev_status d2s_geom(const ev_node *n, const ev_tensor *x, int64_t *vd, int
 {
     const d2s_params *p = n->params;
     int64_t b = p->b, bb = b * b, N, C, H, W;
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, x, "input", &esz, err));
     if (x->rank != 4) return op_fail(err, EV_ERR_SHAPE, n, "input must be 4-D, got rank %d", x->rank);
     N = x->dims[0];

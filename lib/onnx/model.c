@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fast/fast.h"
 #include "onnx/ir.h"
 #include "onnx/plan.h"
 
@@ -205,6 +206,12 @@ static ev_status get_plan(ev_model *m, const ev_tensor *inputs, int n_inputs, ev
     ev_plan_opts po;
     memset(&po, 0, sizeof po);
     po.max_tensor_bytes = m->opt.max_tensor_bytes;
+    /* oneDNN fast path (lib/fast): fuses and replaces steps of the plan */
+    ev_fast_opts fo = {m->opt.threads, m->opt.precision == EV_PRECISION_BF16, 0};
+    if (!m->opt.reference_only) {
+        po.pass = ev_fast_pass;
+        po.pass_user = &fo;
+    }
     po.const_inputs_max = m->const_inputs ? EV_CONST_INPUT_MAX : 0;
     ev_plan *p = NULL;
     ev_status st = ev_plan_build(m->g, inputs, n_inputs, &po, &p, &m->err);

@@ -210,6 +210,28 @@ def main():
                    [vi("y", [1, 3, 2, 2])], opset=5), os.path.join(tmp, "opset5.onnx"))
     expect_error(p, "opset 5", x_npy)
 
+    # dynamic non-batch dimension: inspect asks for --shape, then uses it
+    p = save(model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", ["N", "C"])],
+                   [vi("y", ["N", "C"])]), os.path.join(tmp, "dyn.onnx"))
+    code, out, err = run("inspect", p)
+    check(code == 2 and "--shape x=" in err, f"dynamic dims: exit {code} {err!r}")
+    code, out, err = run("inspect", p, "--json", "--shape", "x=2,5")
+    check(code == 0, f"inspect --shape: exit {code} {err!r}")
+    if code == 0:
+        import json
+        j = json.loads(out)
+        check(j["plan"]["outputs"][0]["shape"] == [2, 5] and j["plan"]["batch"] == 2,
+              f"inspect --shape result: {j['plan']}")
+    code, out, err = run("inspect", p, "--shape", "nosuch=1,2")
+    check(code == 2, f"inspect --shape unknown input: exit {code}")
+
+    # absurd static shapes: refused by limits, one line, exit 3
+    p = save(model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [1 << 40, 1 << 40])],
+                   [vi("y", [1 << 40, 1 << 40])]), os.path.join(tmp, "huge.onnx"))
+    code, out, err = run("inspect", p)
+    check(code == 3 and len(err.splitlines()) == 1 and "huge.onnx" in err,
+          f"huge shapes: exit {code} {err!r}")
+
     # mutated copies of the good model: never a crash (exit 0 or 3 only)
     gdata = bytearray(good.SerializeToString())
     for i in range(60):

@@ -74,8 +74,23 @@ static void classify(const char *msg, char *out, size_t len)
         p = strchr(p, ' ');
         p = p ? strchr(p + 1, ' ') : NULL;
         snprintf(out, len, "dtype %.*s", p ? (int)strcspn(p + 1, " ),") : 1, p ? p + 1 : "?");
+    } else if (strstr(msg, "imports no opset of the default")) {
+        snprintf(out, len, "no default-domain opset (e.g. training domain only)");
     } else {
-        snprintf(out, len, "%.100s", msg);
+        /* kernel refusals: "<Op> node '<name>' (opset N): <detail>" */
+        char op[64] = "?";
+        sscanf(msg, "%63s", op);
+        const char *d = strstr(msg, "): ");
+        d = d ? d + 3 : msg;
+        const char *dt = strstr(d, "dtype ");
+        if (dt) {
+            dt += 6;
+            snprintf(out, len, "dtype %.*s (%s)", (int)strcspn(dt, " ),;"), dt, op);
+        } else if (strstr(d, "training")) {
+            snprintf(out, len, "training mode (%s)", op);
+        } else {
+            snprintf(out, len, "%s: %.*s", op, (int)strcspn(d, "(;"), d);
+        }
     }
 }
 
@@ -105,7 +120,7 @@ static int list_dir(const char *dir, const char *prefix, char ***out)
         v[n++] = strdup(e->d_name);
     }
     closedir(d);
-    qsort(v, (size_t)n, sizeof *v, cmp_str);
+    if (n > 1) qsort(v, (size_t)n, sizeof *v, cmp_str);
     /* numeric order for input_10 after input_9 */
     for (int i = 1; i < n; i++)
         for (int j = i; j > 0; j--) {

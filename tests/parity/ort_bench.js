@@ -1,11 +1,13 @@
 'use strict';
 // Latency of ONNX Runtime (CPU) on models: median ms per run after warm-up.
 //
-//   node ort_bench.js [--threads 2] [--batch 1] [--warmup 10] [--iters 30] MODEL.onnx...
+//   node ort_bench.js [--threads 2] [--batch 1] [--warmup 10] [--iters 30] [--json] MODEL.onnx...
 //
 // Input: N(0,1)-like pseudo-random floats of shape [batch, 3, 224, 224] (or the
 // model's static shape). Prints one line per model: name, output dims,
-// finite check, median/min ms, and exits 1 if any output is non-finite.
+// finite check, median/min ms per batch (--json: one JSON object per line with
+// model, dims, finite, max_abs, median_ms, min_ms, batch, threads, iters), and
+// exits 1 if any output is non-finite.
 
 function usage(msg) {
   if (msg) process.stderr.write(`ort_bench: ${msg}\n`);
@@ -35,10 +37,13 @@ function gaussian(n, seed) {
 async function main() {
   const opt = { threads: 2, batch: 1, warmup: 10, iters: 30 };
   const models = [];
+  let json = false;
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    if (a.startsWith('--')) {
+    if (a === '--json') {
+      json = true;
+    } else if (a.startsWith('--')) {
       const k = a.slice(2);
       if (!(k in opt)) usage(`unknown option ${a}`);
       const v = Number(argv[++i]);
@@ -82,7 +87,12 @@ async function main() {
     }
     if (!finite) bad++;
     const name = path.split('/').pop();
-    console.log(`${name.padEnd(34)} out [${o.dims.join(',')}] ${finite ? 'finite' : 'NON-FINITE'} `
+    if (json) {
+      console.log(JSON.stringify({
+        model: path, dims: o.dims.map(Number), finite, max_abs: amax, median_ms: med,
+        min_ms: times[0], batch: opt.batch, threads: opt.threads, iters: opt.iters,
+      }));
+    } else console.log(`${name.padEnd(34)} out [${o.dims.join(',')}] ${finite ? 'finite' : 'NON-FINITE'} `
       + `max|y| ${amax.toPrecision(3).padStart(6)}  median ${med.toFixed(2).padStart(7)} ms  `
       + `min ${times[0].toFixed(2).padStart(7)} ms  (batch ${opt.batch}, ${opt.threads} threads)`);
     await session.release();

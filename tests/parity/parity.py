@@ -9,6 +9,7 @@ Subcommands (run with /usr/bin/python3, Debian's numpy):
 
   run --embeval BIN --models-dir M --node-modules D/node_modules
       [--models a,b] [--opsets 13,17] [--batches 1,4] [--work W] [--threads N]
+      [--infer-arg ARG]...
       For every model x opset x batch: a seeded N(0,1) input, `embeval infer`
       and ort_run.js on it, then cosine similarity (every row) >= 0.99999 and
       max|diff| <= 1e-4 * max|ref| (whole output and every row). Prints a table
@@ -224,6 +225,7 @@ def cmd_run(args):
                     cmd = [args.embeval, "infer", model, "--input", x_path, "--output", ev_path]
                     if args.threads:
                         cmd += ["--threads", str(args.threads)]
+                    cmd += args.infer_arg
                     t0 = time.time()
                     r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
                     t_ev = "%.1f" % (time.time() - t0)
@@ -232,7 +234,7 @@ def cmd_run(args):
                                            % (r.returncode, first_line(r.stderr) or
                                               first_line(r.stdout)))
                     ok, c, e, er, why = compare(np.load(ev_path), np.load(ort_path))
-                    cos, rel, rrow = "%.8f" % c, "%.2e" % e, "%.2e" % er
+                    cos, rel, rrow = "%.2e" % (1.0 - c), "%.2e" % e, "%.2e" % er
                     status = "ok" if ok else "FAIL"
                 except subprocess.TimeoutExpired as exc:
                     why = "timeout after %ds: %s" % (args.timeout, " ".join(exc.cmd[:2]))
@@ -246,7 +248,7 @@ def cmd_run(args):
                 rows.append([name, opset, batch, cos, rel, rrow, t_ev, t_ort, status])
                 print("parity: %-32s %-4s %s" % (case, status, why), flush=True)
     print()
-    print_table(rows, ["model", "opset", "batch", "min cosine", "maxdiff/max",
+    print_table(rows, ["model", "opset", "batch", "1-min cos", "maxdiff/max",
                        "row maxdiff/max", "embeval s", "ort s", "result"])
     if details:
         print("\nfailures:")
@@ -286,12 +288,12 @@ def cmd_ort_vs_torch(args):
         if y.shape != (ref.shape[0], e["embedding_dim"]):
             ok, why = False, "output shape %s, expected [%d, %d]" % (
                 y.shape, ref.shape[0], e["embedding_dim"])
-        rows.append([e["file"], "x".join(map(str, y.shape)), "%.8f" % c, "%.2e" % rel,
+        rows.append([e["file"], "x".join(map(str, y.shape)), "%.2e" % (1.0 - c), "%.2e" % rel,
                      "ok" if ok else "FAIL"])
         if not ok:
             failed += 1
             print("ort-vs-torch: %s: %s" % (e["file"], why))
-    print_table(rows, ["file", "shape", "min cosine", "maxdiff/max", "result"])
+    print_table(rows, ["file", "shape", "1-min cos", "maxdiff/max", "result"])
     print("\n%d passed, %d failed" % (len(rows) - failed, failed))
     if not rows:
         print("ort-vs-torch: error: no models found in the manifest", file=sys.stderr)
@@ -368,13 +370,12 @@ def cmd_inspect(args):
                            % (macs, 100 * dev, want))
         rows.append([e["file"],
                      params if params is not None else "-", e["params_folded"], e["params_torch"],
-                     "%.4f" % (macs / 1e9) if macs is not None else "-",
-                     "%.4f" % (e["macs"] / 1e9), pub, "ok" if not why else "FAIL"])
+                     macs if macs is not None else "-", e["macs"], pub, "ok" if not why else "FAIL"])
         if why:
             failed += 1
             print("inspect: %s: %s" % (e["file"], "; ".join(why)))
     print_table(rows, ["file", "inspect params", "expected", "torch params",
-                       "inspect GMACs", "torch GMACs", "vs published", "result"])
+                       "inspect MACs/img", "torch-hook MACs", "vs published", "result"])
     print("\nexpected params = torch parameters - BatchNorm channels (the exporter folds "
           "each BN's gamma/beta into a conv bias)")
     print("%d passed, %d failed" % (len(rows) - failed, failed))
@@ -408,6 +409,9 @@ def main(argv=None):
     p.add_argument("--batches", default="1,4")
     p.add_argument("--threads", type=int, default=0,
                    help="pass --threads N to embeval infer (0: its default)")
+    p.add_argument("--infer-arg", action="append", default=[],
+                   help="extra argument for embeval infer (repeatable), e.g. a "
+                        "flag that selects the reference or the fast kernels")
     p = sub.add_parser("ort-vs-torch")
     common(p, embeval=False)
     p = sub.add_parser("inspect")

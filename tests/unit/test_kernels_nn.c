@@ -10,11 +10,15 @@
  *    /usr/bin/python3): every case runs with 1 and with 2 threads, the
  *    inferred shape must equal the oracle's and the values must agree within
  *    the case's tolerance (|got - want| <= atol + rtol * |want|).
+ *
+ * `test_kernels_nn --perf` instead times a few heavy kernels (not a test:
+ * it prints GFLOP/s, best and mean of repeated runs, and asserts nothing).
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "embeval/npy.h"
@@ -115,6 +119,11 @@ static ev_status do_call(const call *c, int threads, result *r)
     if ((st = r->run = n.op->run(&n, rins, outs, &ctx))) goto done;
     if (n.op->macs) r->macs = n.op->macs(&n, rins, (const ev_tensor *const *)outs);
 done:
+    if (st != EV_OK)
+        for (int i = 0; i < MAXIO; i++) {
+            free(r->out[i].data);
+            r->out[i].data = NULL;
+        }
     ev_arena_free(&g.arena);
     return st;
 }
@@ -564,8 +573,75 @@ static void test_oracle(void)
     else fprintf(stderr, "oracle data kept in %s\n", dir);
 }
 
-int main(void)
+/* ---- 3. perf mode --------------------------------------------------------- */
+
+static double now_s(void)
 {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void perf_one(const char *what, const call *c, int threads, double seconds)
+{
+    result r;
+    if (do_call(c, threads, &r) != EV_OK) {
+        printf("%s: %s\n", what, r.err.msg);
+        return;
+    }
+    free_result(&r);
+    double best = 1e30, t0 = now_s(), total = 0;
+    int reps = 0;
+    int64_t macs = 0;
+    while (total < seconds) {
+        double a = now_s();
+        do_call(c, threads, &r);
+        double dt = now_s() - a;
+        macs = r.macs;
+        free_result(&r);
+        if (dt < best) best = dt;
+        reps++;
+        total = now_s() - t0;
+    }
+    printf("%-44s threads %d: best %8.3f ms %6.1f GFLOP/s   mean %8.3f ms %6.1f GFLOP/s\n", what, threads,
+           best * 1e3, 2.0 * (double)macs / best * 1e-9, total / reps * 1e3,
+           2.0 * (double)macs * reps / total * 1e-9);
+}
+
+static ev_tensor *trand(int rank, const int64_t *dims)
+{
+    ev_tensor *t = tf(rank, dims, NULL);
+    float *v = t->data;
+    uint32_t s = 12345;
+    for (int64_t i = 0; i < ev_tensor_numel(t); i++) {
+        s = s * 1664525u + 1013904223u;
+        v[i] = (float)(s >> 8) / 16777216.0f - 0.5f;
+    }
+    return t;
+}
+
+static int perf(void)
+{
+    ev_tensor *x = trand(4, D(1, 64, 56, 56)), *w = trand(4, D(64, 64, 3, 3)), *b = trand(1, D(64));
+    call c = {.name = "conv", .op = "Conv", .opset = 13, .n_in = 3, .n_out = 1, .in = {x, w, b}, .want_out = {1},
+              .n_attrs = 1, .attrs = {a_ints("pads", 4, D(1, 1, 1, 1))}};
+    ev_tensor *xd = trand(4, D(1, 144, 56, 56)), *wd = trand(4, D(144, 1, 3, 3));
+    call dw = {.name = "dw", .op = "Conv", .opset = 13, .n_in = 2, .n_out = 1, .in = {xd, wd}, .want_out = {1},
+               .n_attrs = 2, .attrs = {a_ints("pads", 4, D(1, 1, 1, 1)), a_int("group", 144)}};
+    ev_tensor *a = trand(2, D(200, 768)), *m = trand(2, D(768, 3072));
+    call mm = {.name = "mm", .op = "MatMul", .opset = 13, .n_in = 2, .n_out = 1, .in = {a, m}, .want_out = {1}};
+    for (int t = 1; t <= 2; t++) {
+        perf_one("Conv 3x3 64->64 56x56 (pad 1)", &c, t, 3.0);
+        perf_one("Conv depthwise 3x3 144ch 56x56 (pad 1)", &dw, t, 2.0);
+        perf_one("MatMul [200,768] x [768,3072]", &mm, t, 3.0);
+    }
+    tfree(x), tfree(w), tfree(b), tfree(xd), tfree(wd), tfree(a), tfree(m);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "--perf")) return perf();
     test_hand();
     test_oracle();
     printf("test_kernels_nn: %d checks, %d failed\n", g_checks, g_fail);

@@ -1,0 +1,70 @@
+/*
+ * lib/fast/fast.h — the oneDNN fast path as a plan pass (internal).
+ *
+ * ev_fast_pass() runs on a freshly built plan (lib/onnx/plan.h), before its
+ * memory planning:
+ *
+ *   1. pattern matching (match.c) groups the plan's steps into fused
+ *      operations ("fops"): Conv + BatchNorm folding + residual Add (sum
+ *      post-op) + activation post-ops; MatMul/Gemm + bias + GELU/QuickGELU/...
+ *      post-ops + residual Add; attention MatMuls with the scale folded;
+ *      LayerNormalization and its decomposed pattern; pooling (global
+ *      pooling and spatial ReduceMean as average pooling); element-wise
+ *      activations, broadcast binary ops (squeeze-excitation Mul), Softmax;
+ *      Reshape/Flatten/Squeeze/Unsqueeze/Transpose/Slice/Gather as views.
+ *   2. regions (region.c): every maximal run of consecutive fops becomes ONE
+ *      plan step. Inside a region each value lives in the layout oneDNN chose
+ *      (channels-last for convolutions here), layouts propagate through
+ *      layout-agnostic primitives and views, and reorders appear only where
+ *      a primitive asks for another layout and at the region's boundary
+ *      (values read or written by reference steps are plain f32). Internal
+ *      values get a liveness-based layout in the step's scratch (with in-place
+ *      reuse for sum post-ops, binary and element-wise ops), followed by one
+ *      oneDNN scratchpad shared by all primitives of the region; the plan's
+ *      arena planner overlaps the scratch of different regions.
+ *   3. anything without a fast formulation, or for which oneDNN only offers
+ *      a `ref:` implementation, stays on the reference kernels (logged at
+ *      debug level).
+ *
+ * Execution of a region is a flat loop of dnnl_primitive_execute over
+ * pre-bound memory objects (pointers are re-bound only when the arena or an
+ * input buffer moved).
+ */
+#ifndef EV_FAST_H
+#define EV_FAST_H
+
+#include "onnx/plan.h"
+
+typedef struct ev_fast_opts {
+    int threads;                  /* <= 0: all processors                     */
+    int bf16;                     /* bf16 activations/weights, f32 accumulate */
+    int disable;                  /* bit mask of EV_FAST_NO_* (tests)          */
+} ev_fast_opts;
+
+/* Pattern families that can be switched off (differential tests). */
+enum {
+    EV_FAST_NO_POSTOPS = 1 << 0,  /* no activation/sum post-ops: separate ops  */
+    EV_FAST_NO_BNFOLD = 1 << 1,   /* keep BatchNormalization (reference)       */
+    EV_FAST_NO_VIEWS = 1 << 2,    /* shape ops stay on the reference kernels   */
+    EV_FAST_NO_LNORM = 1 << 3     /* layer norm patterns stay reference        */
+};
+
+/* ev_plan_pass_fn: `user` is a const ev_fast_opts *. */
+ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err);
+
+/* Statistics of the last pass on a plan (for inspect/bench/tests). */
+typedef struct ev_fast_stats {
+    int n_fops;                   /* fused operations                          */
+    int n_fused_nodes;            /* plan steps they replaced                   */
+    int n_regions;
+    int n_prims;                  /* primitives executed per run               */
+    int n_reorders;               /* of which reorders                         */
+    int n_ref_steps;              /* steps left on reference kernels           */
+    int n_fallbacks;              /* fops refused by oneDNN (ref: or unsupp.)   */
+    int64_t scratch_bytes;        /* largest region scratch                    */
+} ev_fast_stats;
+
+/* Fill *out from the plan's fast regions (zeros if none). */
+void ev_fast_plan_stats(const ev_plan *p, ev_fast_stats *out);
+
+#endif

@@ -1,0 +1,1216 @@
+/*
+ * lib/fast/region.c — fused regions of a plan: layouts, primitives, memory
+ * and execution (see fast.h).
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fast/fuse.h"
+
+/* ---- data structures ---------------------------------------------------------------- */
+
+enum { BR_INT = 0, BR_IN = 1, BR_OUT = 2, BR_CONST = 3 };
+
+/* Where bytes live: an internal buffer, a boundary input/output of the
+ * region step (plan value), or a constant. `off` is a byte offset (views). */
+typedef struct bref {
+    int kind;
+    int idx;
+    int64_t off;
+    const void *ptr;              /* BR_CONST */
+} bref;
+
+typedef struct xbind {
+    int arg;
+    bref r;
+} xbind;
+
+typedef struct xitem {
+    ev_fprim prim;
+    int n_bind;
+    xbind bind[EV_FPRIM_MAXARGS];
+} xitem;
+
+typedef struct ibuf {
+    int64_t size;
+    int first, last;              /* item interval (inclusive)                 */
+    int last_fop;                 /* last region fop reading it (in-place)     */
+    int64_t offset;
+} ibuf;
+
+#define MAX_HOMES 3
+typedef struct home {
+    dnnl_memory_desc_t md;
+    bref r;
+} home;
+
+typedef struct vinfo {
+    int n_homes;
+    home h[MAX_HOMES];            /* [0] = where the producer wrote it         */
+    int last_fop;                 /* region position of the last reader        */
+    int bin, bout;                /* boundary input/output index or -1         */
+} vinfo;
+
+typedef struct fshared {
+    ev_fctx c;
+    int refs;
+} fshared;
+
+typedef struct region {
+    fshared *sh;
+    int threads;
+    int n_items, cap_items;
+    xitem *items;
+    int n_bufs, cap_bufs;
+    ibuf *bufs;
+    int n_in, n_out;
+    int *in_v, *out_v;
+    int64_t int_bytes;            /* internal buffers                           */
+    int64_t dnnl_scratch;         /* shared oneDNN scratchpad (after buffers)   */
+    int n_fops, n_nodes, n_reorders;
+    int n_fallbacks_total;          /* recorded on the plan's first region  */
+    void *last_base;              /* pointers bound for this scratch base       */
+} region;
+
+static void region_free(void *ctx)
+{
+    region *r = ctx;
+    if (!r) return;
+    for (int i = 0; i < r->n_items; i++) ev_fprim_free(&r->items[i].prim);
+    free(r->items);
+    free(r->bufs);
+    free(r->in_v);
+    free(r->out_v);
+    if (r->sh && --r->sh->refs == 0) {
+        ev_fctx_fini(&r->sh->c);
+        free(r->sh);
+    }
+    free(r);
+}
+
+/* ---- execution ------------------------------------------------------------------------- */
+
+static void *resolve(const ev_plan_step *s, char *base, const region *r, const bref *b)
+{
+    switch (b->kind) {
+    case BR_INT: return base + r->bufs[b->idx].offset + b->off;
+    case BR_IN: return (char *)s->in[b->idx]->data + b->off;
+    case BR_OUT: return (char *)s->out[b->idx]->data + b->off;
+    default: return (char *)b->ptr + b->off;
+    }
+}
+
+static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
+{
+    region *r = s->ctx;
+    char *base = s->scratch;
+    ev_fast_set_threads(r->threads);
+    for (int i = 0; i < r->n_items; i++) {
+        xitem *it = &r->items[i];
+        for (int k = 0; k < it->n_bind; k++)
+            EV_TRY(ev_fprim_bind(&it->prim, it->bind[k].arg, resolve(s, base, r, &it->bind[k].r), x->err));
+        if (it->prim.scratch_bytes > 0)
+            EV_TRY(ev_fprim_bind(&it->prim, DNNL_ARG_SCRATCHPAD, base + r->int_bytes, x->err));
+        dnnl_status_t st = dnnl_primitive_execute(it->prim.prim, r->sh->c.stream, it->prim.n_args,
+                                                  it->prim.exec);
+        if (st != dnnl_success) return ev_dnnl_err(st, x->err, it->prim.kind);
+    }
+    return EV_OK;
+}
+
+/* ---- builder ------------------------------------------------------------------------------ */
+
+typedef struct bctx {
+    ev_plan *p;
+    const ev_fast_opts *o;
+    fop_list *L;
+    region *r;
+    fshared *sh;
+    dnnl_data_type_t dt;          /* compute type                              */
+    vinfo *vi;                    /* per value                                 */
+    int pos;                      /* region position of the fop being built    */
+    int failed;                   /* fop refused by oneDNN                     */
+} bctx;
+
+static const ev_tensor *VT(const bctx *b, int v) { return &b->p->vals[v]; }
+
+static size_t dt_size(dnnl_data_type_t dt) { return dt == dnnl_bf16 ? 2 : 4; }
+
+static ev_status add_item(bctx *b, ev_fprim *prim, xitem **out, ev_err *err)
+{
+    region *r = b->r;
+    if (r->n_items == r->cap_items) {
+        int nc = r->cap_items ? r->cap_items * 2 : 32;
+        xitem *ni = realloc(r->items, (size_t)nc * sizeof *ni);
+        if (!ni) {
+            ev_fprim_free(prim);
+            return ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
+        }
+        r->items = ni;
+        r->cap_items = nc;
+    }
+    xitem *it = &r->items[r->n_items++];
+    memset(it, 0, sizeof *it);
+    it->prim = *prim;
+    if (!strcmp(prim->kind, "reorder")) r->n_reorders++;
+    if (prim->scratch_bytes > (size_t)r->dnnl_scratch) r->dnnl_scratch = (int64_t)prim->scratch_bytes;
+    *out = it;
+    return EV_OK;
+}
+
+static void touch(bctx *b, const bref *ref, int item)
+{
+    if (ref->kind != BR_INT) return;
+    ibuf *u = &b->r->bufs[ref->idx];
+    if (u->first < 0 || item < u->first) u->first = item;
+    if (item > u->last) u->last = item;
+}
+
+static ev_status bind(bctx *b, xitem *it, int arg, bref ref, ev_err *err)
+{
+    EV_FAIL_IF(it->n_bind >= EV_FPRIM_MAXARGS, err, EV_ERR_INTERNAL, "fast path: too many bindings");
+    it->bind[it->n_bind].arg = arg;
+    it->bind[it->n_bind].r = ref;
+    it->n_bind++;
+    touch(b, &ref, (int)(it - b->r->items));
+    return EV_OK;
+}
+
+static ev_status new_buf(bctx *b, size_t bytes, bref *out, ev_err *err)
+{
+    region *r = b->r;
+    if (r->n_bufs == r->cap_bufs) {
+        int nc = r->cap_bufs ? r->cap_bufs * 2 : 32;
+        ibuf *nb = realloc(r->bufs, (size_t)nc * sizeof *nb);
+        EV_FAIL_IF(!nb, err, EV_ERR_NOMEM, "fast path: out of memory");
+        r->bufs = nb;
+        r->cap_bufs = nc;
+    }
+    ibuf *u = &r->bufs[r->n_bufs];
+    memset(u, 0, sizeof *u);
+    u->size = (int64_t)((bytes + EV_ALIGN - 1) / EV_ALIGN * EV_ALIGN);
+    u->first = u->last = -1;
+    u->last_fop = -1;
+    memset(out, 0, sizeof *out);
+    out->kind = BR_INT;
+    out->idx = r->n_bufs++;
+    return EV_OK;
+}
+
+/* Record a home for value v and extend its buffer's lifetime. */
+static void set_home(bctx *b, int v, const dnnl_memory_desc_t *md, bref ref, int primary)
+{
+    vinfo *q = &b->vi[v];
+    home h = {*md, ref};
+    if (primary || q->n_homes == 0) {
+        q->h[0] = h;
+        if (q->n_homes == 0) q->n_homes = 1;
+    } else if (q->n_homes < MAX_HOMES) {
+        q->h[q->n_homes++] = h;
+    } else {
+        q->h[MAX_HOMES - 1] = h;
+    }
+    if (ref.kind == BR_INT) {
+        ibuf *u = &b->r->bufs[ref.idx];
+        if (q->last_fop > u->last_fop) u->last_fop = q->last_fop;
+    }
+}
+
+static ev_status plain_md(const bctx *b, int v, dnnl_data_type_t dt, dnnl_memory_desc_t *md, ev_err *err)
+{
+    const ev_tensor *t = VT(b, v);
+    if (t->rank == 0) {
+        int64_t one = 1;
+        return ev_fmd_plain(md, 1, &one, dt, err);
+    }
+    return ev_fmd_plain(md, t->rank, t->dims, dt, err);
+}
+
+static int is_blocked_plainish(const dnnl_memory_desc_t *md)
+{
+    return md->format_kind == dnnl_blocked && md->format_desc.blocking.inner_nblks == 0;
+}
+
+/* Dense: a permutation of a packed layout, no gaps (any dimension order). */
+static int is_dense(const dnnl_memory_desc_t *md)
+{
+    if (!is_blocked_plainish(md)) return 0;
+    int64_t n = 1;
+    for (int i = 0; i < md->ndims; i++) n *= md->dims[i];
+    return (int64_t)ev_fmd_bytes(md) == n * (int64_t)dt_size(md->data_type) && md->offset0 == 0;
+}
+
+static ev_status reorder_item(bctx *b, const dnnl_memory_desc_t *smd, bref src,
+                              const dnnl_memory_desc_t *dmd, bref dst, ev_err *err)
+{
+    ev_fprim pr;
+    EV_TRY(ev_freorder_create(&b->sh->c, smd, dmd, &pr, err));
+    xitem *it;
+    EV_TRY(add_item(b, &pr, &it, err));
+    EV_TRY(bind(b, it, DNNL_ARG_SRC, src, err));
+    return bind(b, it, DNNL_ARG_DST, dst, err);
+}
+
+/* A reference to v in layout `want` (reorder if no home has it). */
+static ev_status get_input(bctx *b, int v, const dnnl_memory_desc_t *want, bref *out, ev_err *err)
+{
+    vinfo *q = &b->vi[v];
+    EV_FAIL_IF(q->n_homes == 0, err, EV_ERR_INTERNAL, "fast path: value '%s' has no data",
+               b->p->g->values[v].name);
+    for (int i = 0; i < q->n_homes; i++)
+        if (ev_fmd_equal(&q->h[i].md, want)) {
+            *out = q->h[i].r;
+            return EV_OK;
+        }
+    bref nb;
+    EV_TRY(new_buf(b, ev_fmd_bytes(want), &nb, err));
+    EV_TRY(reorder_item(b, &q->h[0].md, q->h[0].r, want, nb, err));
+    set_home(b, v, want, nb, 0);
+    *out = nb;
+    return EV_OK;
+}
+
+/* Plain, dense version of v with data type dt (a home or a reorder). */
+static ev_status get_plain(bctx *b, int v, dnnl_data_type_t dt, dnnl_memory_desc_t *md, bref *out,
+                           ev_err *err)
+{
+    EV_TRY(plain_md(b, v, dt, md, err));
+    return get_input(b, v, md, out, err);
+}
+
+/* Where the producer of v writes when its primitive produces layout md:
+ * straight into the plan's buffer when v leaves the region as plain f32,
+ * else a new internal buffer. */
+static ev_status alloc_out(bctx *b, int v, const dnnl_memory_desc_t *md, bref *out, ev_err *err)
+{
+    vinfo *q = &b->vi[v];
+    if (q->bout >= 0) {
+        dnnl_memory_desc_t pm;
+        EV_TRY(plain_md(b, v, dnnl_f32, &pm, err));
+        if (ev_fmd_equal(md, &pm)) {
+            memset(out, 0, sizeof *out);
+            out->kind = BR_OUT;
+            out->idx = q->bout;
+            return EV_OK;
+        }
+    }
+    return new_buf(b, ev_fmd_bytes(md), out, err);
+}
+
+/* Can the fop being built overwrite v's primary home? */
+static int can_inplace(const bctx *b, int v, const dnnl_memory_desc_t *md)
+{
+    const vinfo *q = &b->vi[v];
+    if (q->n_homes == 0 || q->h[0].r.kind != BR_INT || q->h[0].r.off != 0) return 0;
+    if (q->bout >= 0 || b->vi[v].last_fop > b->pos) return 0;
+    if (b->r->bufs[q->h[0].r.idx].last_fop > b->pos) return 0;
+    return ev_fmd_equal(&q->h[0].md, md) && is_dense(md);
+}
+
+/* ---- row-permuted dense layouts ([T,B,C] views of [B,T,C] data) -------------------------- */
+
+/* If md is a dense permutation with the last axis innermost, give the
+ * order of axes from outermost to innermost. */
+static int dense_order(const dnnl_memory_desc_t *md, int *order)
+{
+    if (!is_blocked_plainish(md) || md->offset0 != 0) return 0;
+    int r = md->ndims;
+    const dnnl_dim_t *st = md->format_desc.blocking.strides;
+    int used[DNNL_MAX_NDIMS] = {0};
+    for (int k = 0; k < r; k++) {
+        int best = -1;
+        for (int i = 0; i < r; i++)
+            if (!used[i] && (best < 0 || st[i] > st[best] || (st[i] == st[best] && i < best))) best = i;
+        used[best] = 1;
+        order[k] = best;
+    }
+    if (order[r - 1] != r - 1) {
+        /* the last axis must be innermost unless it has size 1 */
+        if (md->dims[r - 1] != 1) return 0;
+    }
+    int64_t s = 1;
+    for (int k = r - 1; k >= 0; k--) {
+        int i = order[k];
+        if (md->dims[i] != 1 && st[i] != s) return 0;
+        s *= md->dims[i];
+    }
+    return 1;
+}
+
+/* md with the dims `dims` laid out in the same axis order as `like`. */
+static ev_status md_like(const dnnl_memory_desc_t *like, const int *order, const int64_t *dims,
+                         dnnl_data_type_t dt, dnnl_memory_desc_t *out, ev_err *err)
+{
+    int r = like->ndims;
+    int64_t st[DNNL_MAX_NDIMS], s = 1;
+    for (int k = r - 1; k >= 0; k--) {
+        st[order[k]] = s;
+        s *= dims[order[k]];
+    }
+    return ev_fmd_strided(out, r, dims, st, dt, err);
+}
+
+/* ---- per-kind builders ------------------------------------------------------------------------ */
+
+#define REFUSE(st)                                                                                 \
+    do {                                                                                           \
+        if ((st) == EV_ERR_UNSUPPORTED) {                                                          \
+            b->failed = 1;                                                                         \
+            return EV_ERR_UNSUPPORTED;                                                             \
+        }                                                                                          \
+        return (st);                                                                               \
+    } while (0)
+
+/* The destination of a fused op with an optional sum post-op: in place in
+ * the residual when possible, else a copy of the residual first. */
+static ev_status sum_dst(bctx *b, const fop *f, const dnnl_memory_desc_t *dmd, bref *dst, ev_err *err)
+{
+    if (f->sum_in < 0) return alloc_out(b, f->out, dmd, dst, err);
+    int rv = f->in[f->sum_in];
+    if (can_inplace(b, rv, dmd)) {
+        *dst = b->vi[rv].h[0].r;
+        return EV_OK;
+    }
+    bref src;
+    EV_TRY(get_input(b, rv, dmd, &src, err));
+    EV_TRY(alloc_out(b, f->out, dmd, dst, err));
+    return reorder_item(b, dmd, src, dmd, *dst, err);
+}
+
+static ev_status build_conv(bctx *b, const fop *f, ev_err *err)
+{
+    ev_fconv_spec s = f->conv;
+    s.dt = b->dt;
+    s.post = f->post;
+    s.src_have = NULL;
+    ev_fprim pr;
+    ev_status st = ev_fconv_create(&b->sh->c, &s, &pr, err);
+    if (st != EV_OK) REFUSE(st);
+    bref src, dst;
+    st = get_input(b, f->in[0], &pr.src_md, &src, err);
+    if (st == EV_OK) st = sum_dst(b, f, &pr.dst_md, &dst, err);
+    if (st != EV_OK) {
+        ev_fprim_free(&pr);
+        return st;
+    }
+    dnnl_memory_desc_t dmd = pr.dst_md;
+    xitem *it;
+    EV_TRY(add_item(b, &pr, &it, err));
+    EV_TRY(bind(b, it, DNNL_ARG_SRC, src, err));
+    EV_TRY(bind(b, it, DNNL_ARG_DST, dst, err));
+    set_home(b, f->out, &dmd, dst, 1);
+    return EV_OK;
+}
+
+static ev_status build_matmul(bctx *b, const fop *f, ev_err *err)
+{
+    int x = f->in[0];
+    const ev_tensor *xt = VT(b, x), *yt = VT(b, f->out);
+    int64_t K = f->mm_k, N = f->mm_n, M = ev_tensor_numel(xt) / K;
+    /* the rows may be in any order: use the producer's (dense) row order */
+    const vinfo *q = &b->vi[x];
+    int order[DNNL_MAX_NDIMS];
+    dnnl_memory_desc_t amd, ymd;
+    bref src;
+    const dnnl_memory_desc_t *h0 = &q->h[0].md;
+    if (q->n_homes > 0 && h0->data_type == b->dt && h0->ndims == xt->rank && dense_order(h0, order) &&
+        q->h[0].r.kind != BR_CONST) {
+        src = q->h[0].r;
+        EV_TRY(md_like(h0, order, yt->dims, b->dt, &ymd, err));
+    } else {
+        EV_TRY(get_plain(b, x, b->dt, &amd, &src, err));
+        EV_TRY(plain_md(b, f->out, b->dt, &ymd, err));
+    }
+    ev_fmatmul_spec s;
+    memset(&s, 0, sizeof s);
+    s.rank = 2;
+    s.a_dims[0] = M;
+    s.a_dims[1] = K;
+    s.b_dims[0] = K;
+    s.b_dims[1] = N;
+    s.b_const = f->mm_b;
+    s.bias = f->mm_bias;
+    s.scale = 1.0f;
+    s.post = f->post;
+    s.dt = b->dt;
+    ev_fprim pr;
+    ev_status st = ev_fmatmul_create(&b->sh->c, &s, &pr, err);
+    if (st != EV_OK) REFUSE(st);
+    bref dst;
+    st = sum_dst(b, f, &ymd, &dst, err);
+    if (st != EV_OK) {
+        ev_fprim_free(&pr);
+        return st;
+    }
+    xitem *it;
+    EV_TRY(add_item(b, &pr, &it, err));
+    EV_TRY(bind(b, it, DNNL_ARG_SRC, src, err));
+    EV_TRY(bind(b, it, DNNL_ARG_DST, dst, err));
+    set_home(b, f->out, &ymd, dst, 1);
+    return EV_OK;
+}
+
+/* A strided (non-blocked) home of v with type dt, or a plain copy. */
+static ev_status get_strided(bctx *b, int v, dnnl_data_type_t dt, dnnl_memory_desc_t *md, bref *out,
+                             ev_err *err)
+{
+    const vinfo *q = &b->vi[v];
+    for (int i = 0; i < q->n_homes; i++)
+        if (is_blocked_plainish(&q->h[i].md) && q->h[i].md.data_type == dt &&
+            q->h[i].md.ndims == VT(b, v)->rank) {
+            *md = q->h[i].md;
+            *out = q->h[i].r;
+            return EV_OK;
+        }
+    return get_plain(b, v, dt, md, out, err);
+}
+
+static ev_status build_bmm(bctx *b, const fop *f, ev_err *err)
+{
+    const ev_tensor *at = VT(b, f->in[0]), *bt = VT(b, f->in[1]);
+    dnnl_memory_desc_t amd, bmd, cmd;
+    bref ar, br, cr;
+    EV_TRY(get_strided(b, f->in[0], b->dt, &amd, &ar, err));
+    EV_TRY(get_strided(b, f->in[1], b->dt, &bmd, &br, err));
+    EV_TRY(plain_md(b, f->out, b->dt, &cmd, err));
+    ev_fmatmul_spec s;
+    memset(&s, 0, sizeof s);
+    s.rank = at->rank;
+    memcpy(s.a_dims, at->dims, (size_t)at->rank * sizeof(int64_t));
+    memcpy(s.b_dims, bt->dims, (size_t)bt->rank * sizeof(int64_t));
+    s.a_md = &amd;
+    s.b_md = &bmd;
+    s.c_md = &cmd;
+    s.scale = f->scale;
+    s.dt = b->dt;
+    ev_fprim pr;
+    ev_status st = ev_fmatmul_create(&b->sh->c, &s, &pr, err);
+    if (st == EV_ERR_UNSUPPORTED && (!ev_fmd_is_plain(&amd) || !ev_fmd_is_plain(&bmd))) {
+        /* strided operands refused: plain copies */
+        EV_TRY(get_plain(b, f->in[0], b->dt, &amd, &ar, err));
+        EV_TRY(get_plain(b, f->in[1], b->dt, &bmd, &br, err));
+        st = ev_fmatmul_create(&b->sh->c, &s, &pr, err);
+    }
+    if (st != EV_OK) REFUSE(st);
+    st = alloc_out(b, f->out, &cmd, &cr, err);
+    if (st != EV_OK) {
+        ev_fprim_free(&pr);
+        return st;
+    }
+    xitem *it;
+    EV_TRY(add_item(b, &pr, &it, err));
+    EV_TRY(bind(b, it, DNNL_ARG_SRC, ar, err));
+    EV_TRY(bind(b, it, DNNL_ARG_WEIGHTS, br, err));
+    EV_TRY(bind(b, it, DNNL_ARG_DST, cr, err));
+    set_home(b, f->out, &cmd, cr, 1);
+    return EV_OK;
+}
+
+static ev_status build_pool(bctx *b, const fop *f, ev_err *err)
+{
+    const vinfo *q = &b->vi[f->in[0]];
+    dnnl_memory_desc_t smd = q->h[0].md;
+    bref src = q->h[0].r;
+    if (!is_dense(&smd) && !(smd.format_kind == dnnl_blocked && smd.offset0 == 0 && src.off == 0))
+        EV_TRY(get_plain(b, f->in[0], smd.data_type, &smd, &src, err));
+    ev_fpool_spec s = f->pool;
+    s.src_md = &smd;
+    ev_fprim pr;
+    ev_status st = ev_fpool_create(&b->sh->c, &s, &pr, err);
+    if (st != EV_OK) REFUSE(st);
+    dnnl_memory_desc_t dmd = pr.dst_md;
+    const ev_tensor *yt = VT(b, f->out);
+    bref dst;
+    if (yt->rank == 4) {
+        st = alloc_out(b, f->out, &dmd, &dst, err);
+    } else {
+        st = new_buf(b, ev_fmd_bytes(&dmd), &dst, err);
+    }
+    if (st != EV_OK) {
+        ev_fprim_free(&pr);
+        return st;
+    }
+    xitem *it;
+    EV_TRY(add_item(b, &pr, &it, err));
+    EV_TRY(bind(b, it, DNNL_ARG_SRC, src, err));
+    EV_TRY(bind(b, it, DNNL_ARG_DST, dst, err));
+    if (yt->rank == 4) {
+        set_home(b, f->out, &dmd, dst, 1);
+        return EV_OK;
+    }
+    /* ReduceMean keepdims=0: [N,C,1,1] -> [N,C] */
+    dnnl_memory_desc_t ymd;
+    EV_TRY(plain_md(b, f->out, dmd.data_type, &ymd, err));
+    if (ev_fmd_is_plain(&dmd)) {
+        set_home(b, f->out, &ymd, dst, 1);
+        return EV_OK;
+    }
+    int64_t d4[4] = {yt->dims[0], yt->dims[1], 1, 1};
+    dnnl_memory_desc_t p4;
+    EV_TRY(ev_fmd_plain(&p4, 4, d4, dmd.data_type, err));
+    bref pb;
+    EV_TRY(new_buf(b, ev_fmd_bytes(&p4), &pb, err));
+    EV_TRY(reorder_item(b, &dmd, dst, &p4, pb, err));
+    set_home(b, f->out, &ymd, pb, 1);
+    return EV_OK;
+}
+
+static int src_is_home0(const bctx *b, int v, const bref *r)
+{
+    const bref *h = &b->vi[v].h[0].r;
+    return b->vi[v].n_homes > 0 && h->kind == r->kind && h->idx == r->idx && h->off == r->off;
+}
+
+/* Source for an op whose dst uses the same (dense) layout as its src. */
+static ev_status dense_src(bctx *b, int v, dnnl_memory_desc_t *md, bref *r, ev_err *err)
+{
+    const vinfo *q = &b->vi[v];
+    for (int i = 0; i < q->n_homes; i++)
+        if (is_dense(&q->h[i].md) || (q->h[i].md.format_kind == dnnl_blocked &&
+                                      q->h[i].md.format_desc.blocking.inner_nblks > 0)) {
+            *md = q->h[i].md;
+            *r = q->h[i].r;
+            return EV_OK;
+        }
+    return get_plain(b, v, q->h[0].md.data_type, md, r, err);
+}
+
+static ev_status build_eltwise(bctx *b, const fop *f, ev_err *err)
+{
+    dnnl_memory_desc_t md;
+    bref src, dst;
+    EV_TRY(dense_src(b, f->in[0], &md, &src, err));
+    int inplace = src_is_home0(b, f->in[0], &src) && can_inplace(b, f->in[0], &md);
+    ev_fprim p1, p2;
+    ev_status st = ev_feltwise_create(&b->sh->c, f->alg[0], f->alpha[0], f->beta[0], &md, &p1, err);
+    if (st != EV_OK) REFUSE(st);
+    if (f->n_alg > 1) {
+        st = ev_feltwise_create(&b->sh->c, f->alg[1], f->alpha[1], f->beta[1], &md, &p2, err);
+        if (st != EV_OK) {
+            ev_fprim_free(&p1);
+            REFUSE(st);
+        }
+    }
+    if (inplace) dst = src;
+    else st = alloc_out(b, f->out, &md, &dst, err);
+    if (st != EV_OK) {
+        ev_fprim_free(&p1);
+        if (f->n_alg > 1) ev_fprim_free(&p2);
+        return st;
+    }
+    xitem *it;
+    st = add_item(b, &p1, &it, err);
+    if (st != EV_OK) {
+        if (f->n_alg > 1) ev_fprim_free(&p2);
+        return st;
+    }
+    EV_TRY(bind(b, it, DNNL_ARG_SRC, src, err));
+    EV_TRY(bind(b, it, DNNL_ARG_DST, dst, err));
+    if (f->n_alg > 1) {
+        EV_TRY(add_item(b, &p2, &it, err));
+        EV_TRY(bind(b, it, DNNL_ARG_SRC, dst, err));
+        EV_TRY(bind(b, it, DNNL_ARG_DST, dst, err));
+    }
+    set_home(b, f->out, &md, dst, 1);
+    return EV_OK;
+}
+
+static ev_status build_binary(bctx *b, const fop *f, ev_err *err)
+{
+    const ev_tensor *yt = VT(b, f->out);
+    int r = yt->rank;
+    dnnl_memory_desc_t m0, m1;
+    bref s0, s1;
+    EV_TRY(dense_src(b, f->in[0], &m0, &s0, err));
+    if (f->cst_pos == 1) {
+        int64_t d[EV_MAX_RANK];
+        for (int i = 0; i < r; i++) d[i] = 1;
+        for (int i = 0; i < f->cst.rank; i++) d[r - f->cst.rank + i] = f->cst.dims[i];
+        EV_TRY(ev_fmd_plain(&m1, r, d, dnnl_f32, err));
+        memset(&s1, 0, sizeof s1);
+        s1.kind = BR_CONST;
+        s1.ptr = f->cst.data;
+    } else {
+        const ev_tensor *t1 = VT(b, f->in[1]);
+        int full = t1->rank == r;
+        for (int i = 0; full && i < r; i++) full = t1->dims[i] == yt->dims[i];
+        if (full) {
+            dnnl_memory_desc_t want = m0;
+            EV_TRY(get_input(b, f->in[1], &want, &s1, err));
+            m1 = want;
+        } else if (t1->rank == r) {
+            EV_TRY(get_strided(b, f->in[1], b->vi[f->in[1]].h[0].md.data_type, &m1, &s1, err));
+        } else {
+            /* lower rank: read its plain data with leading 1s */
+            dnnl_memory_desc_t pm;
+            EV_TRY(get_plain(b, f->in[1], b->vi[f->in[1]].h[0].md.data_type, &pm, &s1, err));
+            int64_t d[EV_MAX_RANK];
+            for (int i = 0; i < r; i++) d[i] = 1;
+            for (int i = 0; i < t1->rank; i++) d[r - t1->rank + i] = t1->dims[i];
+            EV_TRY(ev_fmd_plain(&m1, r, d, pm.data_type, err));
+        }
+    }
+    if (m0.ndims != r) {
+        /* src0 home of another rank cannot happen for a full-shape operand */
+        return ev_err_set(err, EV_ERR_INTERNAL, "fast path: binary rank mismatch");
+    }
+    ev_fprim pr;
+    ev_status st = ev_fbinary_create(&b->sh->c, f->balg, &m0, &m1, &m0, &f->post, &pr, err);
+    if (st != EV_OK) REFUSE(st);
+    bref dst;
+    int inplace = src_is_home0(b, f->in[0], &s0) && can_inplace(b, f->in[0], &m0) &&
+                  !(f->cst_pos != 1 && f->in[1] == f->in[0]);
+    if (inplace) dst = s0;
+    else st = alloc_out(b, f->out, &m0, &dst, err);
+    if (st != EV_OK) {
+        ev_fprim_free(&pr);
+        return st;
+    }
+    xitem *it;
+    EV_TRY(add_item(b, &pr, &it, err));
+    EV_TRY(bind(b, it, DNNL_ARG_SRC_0, s0, err));
+    EV_TRY(bind(b, it, DNNL_ARG_SRC_1, s1, err));
+    EV_TRY(bind(b, it, DNNL_ARG_DST, dst, err));
+    set_home(b, f->out, &m0, dst, 1);
+    return EV_OK;
+}
+
+static ev_status build_softmax(bctx *b, const fop *f, ev_err *err)
+{
+    dnnl_memory_desc_t md;
+    bref src, dst;
+    EV_TRY(dense_src(b, f->in[0], &md, &src, err));
+    if (!ev_fmd_is_plain(&md)) EV_TRY(get_plain(b, f->in[0], md.data_type, &md, &src, err));
+    ev_fprim pr;
+    ev_status st = ev_fsoftmax_create(&b->sh->c, &md, f->axis, &pr, err);
+    if (st != EV_OK) REFUSE(st);
+    if (src_is_home0(b, f->in[0], &src) && can_inplace(b, f->in[0], &md)) dst = src;
+    else st = alloc_out(b, f->out, &md, &dst, err);
+    if (st != EV_OK) {
+        ev_fprim_free(&pr);
+        return st;
+    }
+    xitem *it;
+    EV_TRY(add_item(b, &pr, &it, err));
+    EV_TRY(bind(b, it, DNNL_ARG_SRC, src, err));
+    EV_TRY(bind(b, it, DNNL_ARG_DST, dst, err));
+    set_home(b, f->out, &md, dst, 1);
+    return EV_OK;
+}
+
+static ev_status build_lnorm(bctx *b, const fop *f, ev_err *err)
+{
+    int x = f->in[0];
+    const ev_tensor *xt = VT(b, x);
+    int64_t C = xt->dims[xt->rank - 1], M = ev_tensor_numel(xt) / C;
+    const vinfo *q = &b->vi[x];
+    int order[DNNL_MAX_NDIMS];
+    dnnl_memory_desc_t ymd, md2;
+    bref src, dst;
+    dnnl_data_type_t dt = q->h[0].md.data_type;
+    if (q->h[0].md.ndims == xt->rank && dense_order(&q->h[0].md, order)) {
+        src = q->h[0].r;
+        EV_TRY(md_like(&q->h[0].md, order, xt->dims, dt, &ymd, err));
+    } else {
+        dnnl_memory_desc_t pm;
+        EV_TRY(get_plain(b, x, dt, &pm, &src, err));
+        ymd = pm;
+    }
+    int64_t d2[2] = {M, C};
+    EV_TRY(ev_fmd_plain(&md2, 2, d2, dt, err));
+    ev_fprim pr;
+    ev_status st = ev_flnorm_create(&b->sh->c, &md2, f->eps, f->gamma, f->beta_v, &pr, err);
+    if (st != EV_OK) REFUSE(st);
+    if (src_is_home0(b, x, &src) && can_inplace(b, x, &ymd)) dst = src;
+    else st = alloc_out(b, f->out, &ymd, &dst, err);
+    if (st != EV_OK) {
+        ev_fprim_free(&pr);
+        return st;
+    }
+    xitem *it;
+    EV_TRY(add_item(b, &pr, &it, err));
+    EV_TRY(bind(b, it, DNNL_ARG_SRC, src, err));
+    EV_TRY(bind(b, it, DNNL_ARG_DST, dst, err));
+    set_home(b, f->out, &ymd, dst, 1);
+    return EV_OK;
+}
+
+static ev_status build_reshape(bctx *b, const fop *f, ev_err *err)
+{
+    const vinfo *q = &b->vi[f->in[0]];
+    dnnl_memory_desc_t md, ymd;
+    bref src;
+    int found = 0;
+    for (int i = 0; i < q->n_homes && !found; i++)
+        if (ev_fmd_is_plain(&q->h[i].md)) {
+            md = q->h[i].md;
+            src = q->h[i].r;
+            found = 1;
+        }
+    if (!found) EV_TRY(get_plain(b, f->in[0], q->h[0].md.data_type, &md, &src, err));
+    EV_TRY(plain_md(b, f->out, md.data_type, &ymd, err));
+    set_home(b, f->out, &ymd, src, 1);
+    return EV_OK;
+}
+
+static ev_status build_transpose(bctx *b, const fop *f, ev_err *err)
+{
+    dnnl_memory_desc_t md, ymd;
+    bref src;
+    EV_TRY(get_strided(b, f->in[0], b->vi[f->in[0]].h[0].md.data_type, &md, &src, err));
+    const ev_tensor *yt = VT(b, f->out);
+    int64_t st[DNNL_MAX_NDIMS];
+    for (int i = 0; i < yt->rank; i++) st[i] = md.format_desc.blocking.strides[f->perm[i]];
+    EV_TRY(ev_fmd_strided(&ymd, yt->rank, yt->dims, st, md.data_type, err));
+    set_home(b, f->out, &ymd, src, 1);
+    return EV_OK;
+}
+
+static ev_status build_slice(bctx *b, const fop *f, ev_err *err)
+{
+    dnnl_memory_desc_t md, ymd;
+    bref src;
+    EV_TRY(get_strided(b, f->in[0], b->vi[f->in[0]].h[0].md.data_type, &md, &src, err));
+    const ev_tensor *xt = VT(b, f->in[0]), *yt = VT(b, f->out);
+    int64_t st[DNNL_MAX_NDIMS], off = 0;
+    int k = 0;
+    for (int i = 0; i < xt->rank; i++) {
+        int64_t s = md.format_desc.blocking.strides[i];
+        off += f->sl_start[i] * s;
+        if (i == f->drop_axis) continue;
+        st[k++] = s * f->sl_step[i];
+    }
+    EV_FAIL_IF(k != yt->rank, err, EV_ERR_INTERNAL, "fast path: slice rank");
+    if (yt->rank == 0) {
+        int64_t one = 1, s1 = 1;
+        EV_TRY(ev_fmd_strided(&ymd, 1, &one, &s1, md.data_type, err));
+    } else {
+        EV_TRY(ev_fmd_strided(&ymd, yt->rank, yt->dims, st, md.data_type, err));
+    }
+    src.off += off * (int64_t)dt_size(md.data_type);
+    set_home(b, f->out, &ymd, src, 1);
+    return EV_OK;
+}
+
+static ev_status build_concat(bctx *b, const fop *f, ev_err *err)
+{
+    const ev_tensor *yt = VT(b, f->out);
+    dnnl_memory_desc_t ymd;
+    EV_TRY(plain_md(b, f->out, b->dt, &ymd, err));
+    bref dst;
+    EV_TRY(alloc_out(b, f->out, &ymd, &dst, err));
+    int64_t st[EV_MAX_RANK], s = 1;
+    for (int i = yt->rank - 1; i >= 0; i--) {
+        st[i] = s;
+        s *= yt->dims[i];
+    }
+    int64_t cum = 0;
+    for (int k = 0; k < f->n_in; k++) {
+        const ev_tensor *xt = VT(b, f->in[k]);
+        dnnl_memory_desc_t sub;
+        EV_TRY(ev_fmd_strided(&sub, yt->rank, xt->dims, st, b->dt, err));
+        bref part = dst;
+        part.off += cum * st[f->axis] * (int64_t)dt_size(b->dt);
+        const home *h = &b->vi[f->in[k]].h[0];
+        ev_status rc = reorder_item(b, &h->md, h->r, &sub, part, err);
+        if (rc != EV_OK) REFUSE(rc);
+        cum += xt->dims[f->axis];
+    }
+    set_home(b, f->out, &ymd, dst, 1);
+    return EV_OK;
+}
+
+static ev_status build_fop(bctx *b, const fop *f, ev_err *err)
+{
+    switch (f->kind) {
+    case FOP_CONV: return build_conv(b, f, err);
+    case FOP_MATMUL: return build_matmul(b, f, err);
+    case FOP_BMM: return build_bmm(b, f, err);
+    case FOP_POOL: return build_pool(b, f, err);
+    case FOP_ELTWISE: return build_eltwise(b, f, err);
+    case FOP_BINARY: return build_binary(b, f, err);
+    case FOP_SOFTMAX: return build_softmax(b, f, err);
+    case FOP_LNORM: return build_lnorm(b, f, err);
+    case FOP_RESHAPE: return build_reshape(b, f, err);
+    case FOP_TRANSPOSE: return build_transpose(b, f, err);
+    case FOP_SLICE: return build_slice(b, f, err);
+    case FOP_CONCAT: return build_concat(b, f, err);
+    }
+    return ev_err_set(err, EV_ERR_INTERNAL, "fast path: unknown fused op");
+}
+
+/* ---- memory plan inside a region ------------------------------------------------------------ */
+
+static int cmp_buf_size(const void *a, const void *b)
+{
+    const ibuf *const *x = a, *const *y = b;
+    if ((*x)->size != (*y)->size) return (*x)->size > (*y)->size ? -1 : 1;
+    return (*x)->first - (*y)->first;
+}
+
+static ev_status plan_buffers(region *r, ev_err *err)
+{
+    ibuf **ord = malloc(((size_t)r->n_bufs + 1) * sizeof *ord);
+    EV_FAIL_IF(!ord, err, EV_ERR_NOMEM, "fast path: out of memory");
+    int n = 0;
+    for (int i = 0; i < r->n_bufs; i++) {
+        r->bufs[i].offset = 0;
+        if (r->bufs[i].first >= 0) ord[n++] = &r->bufs[i];
+    }
+    qsort(ord, (size_t)n, sizeof *ord, cmp_buf_size);
+    int64_t top = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t cur = 0;
+        /* lowest offset free of every placed, time-overlapping buffer */
+        for (int again = 1; again;) {
+            again = 0;
+            for (int j = 0; j < i; j++) {
+                ibuf *o = ord[j];
+                if (o->first > ord[i]->last || ord[i]->first > o->last) continue;
+                if (cur < o->offset + o->size && o->offset < cur + ord[i]->size) {
+                    cur = o->offset + o->size;
+                    again = 1;
+                }
+            }
+        }
+        ord[i]->offset = cur;
+        if (cur + ord[i]->size > top) top = cur + ord[i]->size;
+    }
+    free(ord);
+    r->int_bytes = (top + 4095) / 4096 * 4096;
+    return EV_OK;
+}
+
+/* ---- the pass --------------------------------------------------------------------------------- */
+
+typedef struct rgroup {
+    int first, n;                 /* range in the anchor-ordered fop list     */
+    region *r;
+} rgroup;
+
+typedef struct pass_state {
+    ev_plan *p;
+    const ev_fast_opts *o;
+    fop_list *L;
+    fshared *sh;
+    int *order;                   /* fop indices by anchor                    */
+    int n_order;
+    int *fop_region;              /* fop -> region id or -1                   */
+    rgroup *groups;
+    int n_groups;
+} pass_state;
+
+/* Regions: maximal runs of fop anchors with no reference step between. */
+static ev_status make_groups(pass_state *S, ev_err *err)
+{
+    ev_plan *p = S->p;
+    fop_list *L = S->L;
+    S->n_order = 0;
+    S->n_groups = 0;
+    for (int i = 0; i < L->n; i++) S->fop_region[i] = -1;
+    int open = 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        int f = L->claim[s];
+        if (f < 0) {
+            open = 0;
+            continue;
+        }
+        if (L->v[f].anchor != s) continue;
+        if (!open) {
+            rgroup *g = &S->groups[S->n_groups++];
+            g->first = S->n_order;
+            g->n = 0;
+            g->r = NULL;
+            open = 1;
+        }
+        S->order[S->n_order++] = f;
+        S->groups[S->n_groups - 1].n++;
+        S->fop_region[f] = S->n_groups - 1;
+    }
+    (void)err;
+    return EV_OK;
+}
+
+static void free_groups(pass_state *S)
+{
+    for (int i = 0; i < S->n_groups; i++) {
+        region_free(S->groups[i].r);
+        S->groups[i].r = NULL;
+    }
+}
+
+/* Build region gi. On a oneDNN refusal, *bad = the refused fop. */
+static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
+{
+    ev_plan *p = S->p;
+    const ev_graph *g = p->g;
+    fop_list *L = S->L;
+    rgroup *G = &S->groups[gi];
+    int nv = g->n_values;
+    *bad = -1;
+    region *r = calloc(1, sizeof *r);
+    vinfo *vi = calloc((size_t)nv + 1, sizeof *vi);
+    int *prodr = malloc(((size_t)nv + 1) * sizeof *prodr);
+    ev_status st = EV_OK;
+    if (!r || !vi || !prodr) {
+        free(r);
+        free(vi);
+        free(prodr);
+        return ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
+    }
+    r->sh = S->sh;
+    S->sh->refs++;
+    r->threads = S->sh->c.threads;
+    G->r = r;
+    for (int v = 0; v < nv; v++) {
+        vi[v].bin = vi[v].bout = -1;
+        vi[v].last_fop = -1;
+        prodr[v] = -1;
+    }
+    for (int k = 0; k < G->n; k++) prodr[L->v[S->order[G->first + k]].out] = gi;
+    /* boundary outputs: read outside the region, or graph outputs */
+    r->in_v = malloc(((size_t)nv + 1) * sizeof *r->in_v);
+    r->out_v = malloc(((size_t)nv + 1) * sizeof *r->out_v);
+    if (!r->in_v || !r->out_v) {
+        st = ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
+        goto out;
+    }
+    for (int s = 0; s < p->n_steps; s++) {
+        int f = L->claim[s];
+        int rs = f >= 0 ? S->fop_region[f] : -1;
+        const ev_plan_step *ps = &p->steps[s];
+        for (int k = 0; k < ps->n_in; k++) {
+            int v = ps->in_v[k];
+            if (v >= 0 && prodr[v] == gi && rs != gi && vi[v].bout < 0) {
+                vi[v].bout = r->n_out;
+                r->out_v[r->n_out++] = v;
+            }
+        }
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        int v = g->outputs[i];
+        if (prodr[v] == gi && vi[v].bout < 0) {
+            vi[v].bout = r->n_out;
+            r->out_v[r->n_out++] = v;
+        }
+    }
+    for (int k = 0; k < G->n; k++) {
+        const fop *f = &L->v[S->order[G->first + k]];
+        for (int i = 0; i < f->n_in; i++) {
+            int v = f->in[i];
+            if (v < 0) continue;
+            vi[v].last_fop = k;
+            if (prodr[v] != gi && vi[v].bin < 0) {
+                vi[v].bin = r->n_in;
+                r->in_v[r->n_in++] = v;
+            }
+        }
+    }
+    for (int i = 0; i < r->n_out; i++) vi[r->out_v[i]].last_fop = INT_MAX;
+    bctx b;
+    memset(&b, 0, sizeof b);
+    b.p = p;
+    b.o = S->o;
+    b.L = L;
+    b.r = r;
+    b.sh = S->sh;
+    b.dt = S->o->bf16 ? dnnl_bf16 : dnnl_f32;
+    b.vi = vi;
+    for (int i = 0; i < r->n_in; i++) {
+        int v = r->in_v[i];
+        dnnl_memory_desc_t md;
+        if ((st = plain_md(&b, v, dnnl_f32, &md, err)) != EV_OK) goto out;
+        bref br = {BR_IN, i, 0, NULL};
+        set_home(&b, v, &md, br, 1);
+    }
+    for (int k = 0; k < G->n; k++) {
+        const fop *f = &L->v[S->order[G->first + k]];
+        b.pos = k;
+        b.failed = 0;
+        st = build_fop(&b, f, err);
+        if (st != EV_OK) {
+            if (b.failed || st == EV_ERR_UNSUPPORTED) *bad = S->order[G->first + k];
+            goto out;
+        }
+        r->n_fops++;
+        r->n_nodes += f->n_steps;
+        const vinfo *q = &vi[f->out];
+        if (q->bout >= 0 && !(q->h[0].r.kind == BR_OUT)) {
+            dnnl_memory_desc_t pm;
+            bref ob = {BR_OUT, q->bout, 0, NULL};
+            if ((st = plain_md(&b, f->out, dnnl_f32, &pm, err)) != EV_OK) goto out;
+            if ((st = reorder_item(&b, &q->h[0].md, q->h[0].r, &pm, ob, err)) != EV_OK) {
+                if (st == EV_ERR_UNSUPPORTED) *bad = S->order[G->first + k];
+                goto out;
+            }
+        }
+    }
+    st = plan_buffers(r, err);
+out:
+    free(vi);
+    free(prodr);
+    return st;
+}
+
+static ev_status rewrite_steps(pass_state *S, ev_err *err)
+{
+    ev_plan *p = S->p;
+    fop_list *L = S->L;
+    int k = 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        int f = L->claim[s];
+        if (f < 0) {
+            p->steps[k++] = p->steps[s];
+            continue;
+        }
+        int gi = S->fop_region[f];
+        rgroup *G = &S->groups[gi];
+        if (S->order[G->first] != f || L->v[f].anchor != s) continue;
+        region *r = G->r;
+        ev_plan_step ns;
+        memset(&ns, 0, sizeof ns);
+        ns.node = p->steps[L->v[f].steps[0]].node;
+        ns.fn = region_run;
+        ns.ctx = r;
+        ns.ctx_free = region_free;
+        ns.n_in = r->n_in;
+        ns.n_out = r->n_out;
+        ns.in_v = ev_arena_array(&p->mem, (size_t)r->n_in + 1, sizeof(int));
+        ns.out_v = ev_arena_array(&p->mem, (size_t)r->n_out + 1, sizeof(int));
+        EV_FAIL_IF(!ns.in_v || !ns.out_v, err, EV_ERR_NOMEM, "fast path: out of memory");
+        memcpy(ns.in_v, r->in_v, (size_t)r->n_in * sizeof(int));
+        memcpy(ns.out_v, r->out_v, (size_t)r->n_out * sizeof(int));
+        ns.scratch_bytes = r->int_bytes + r->dnnl_scratch;
+        p->steps[k++] = ns;
+        G->r = NULL; /* owned by the plan now */
+    }
+    p->n_steps = k;
+    return EV_OK;
+}
+
+ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
+{
+    const ev_fast_opts *o = user;
+    ev_fast_opts def;
+    if (!o) {
+        memset(&def, 0, sizeof def);
+        o = &def;
+    }
+    if (o->bf16 && !ev_fast_has_bf16())
+        return ev_err_set(err, EV_ERR_UNSUPPORTED,
+                          "bf16 precision needs a CPU with AVX512_BF16 (or AMX); this CPU has "
+                          "neither: use fp32");
+    fop_list L;
+    EV_TRY(ev_fast_match(p, o, &L, err));
+    if (L.n == 0) {
+        ev_fast_fops_free(&L);
+        return EV_OK;
+    }
+    pass_state S;
+    memset(&S, 0, sizeof S);
+    S.p = p;
+    S.o = o;
+    S.L = &L;
+    S.order = malloc(((size_t)L.n + 1) * sizeof *S.order);
+    S.fop_region = malloc(((size_t)L.n + 1) * sizeof *S.fop_region);
+    S.groups = calloc((size_t)L.n + 1, sizeof *S.groups);
+    S.sh = calloc(1, sizeof *S.sh);
+    ev_status st = EV_OK;
+    int n_fallbacks = 0;
+    if (!S.order || !S.fop_region || !S.groups || !S.sh) {
+        st = ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
+        goto out;
+    }
+    if ((st = ev_fctx_init(&S.sh->c, o->threads, err)) != EV_OK) {
+        free(S.sh);
+        S.sh = NULL;
+        goto out;
+    }
+    S.sh->refs = 1;
+    for (;;) {
+        make_groups(&S, err);
+        int refused = 0;
+        for (int gi = 0; gi < S.n_groups; gi++) {
+            int bad = -1;
+            ev_err e2;
+            ev_err_clear(&e2);
+            st = build_group(&S, gi, &bad, &e2);
+            if (st == EV_OK) continue;
+            if (bad < 0) {
+                if (err) *err = e2;
+                free_groups(&S);
+                goto out;
+            }
+            /* oneDNN refused this fused op: its nodes go back to the
+             * reference kernels; rebuild after this round */
+            fop *f = &L.v[bad];
+            char lb[200];
+            ev_log(EV_LOG_DEBUG, "fast: node '%s' (%s) stays on the reference kernel: %s",
+                   ev_node_label(p->steps[f->steps[0]].node, lb, sizeof lb),
+                   p->steps[f->steps[0]].node->op_type, e2.msg);
+            f->failed = 1;
+            for (int i = 0; i < f->n_steps; i++) L.claim[f->steps[i]] = -1;
+            n_fallbacks++;
+            refused = 1;
+            st = EV_OK;
+        }
+        if (!refused) break;
+        free_groups(&S);
+    }
+    int n_prims = 0, n_reord = 0, n_fused = 0;
+    for (int gi = 0; gi < S.n_groups; gi++) {
+        n_prims += S.groups[gi].r->n_items;
+        n_reord += S.groups[gi].r->n_reorders;
+        n_fused += S.groups[gi].r->n_nodes;
+    }
+    int n_before = p->n_steps, n_groups = S.n_groups;
+    if ((st = rewrite_steps(&S, err)) != EV_OK) {
+        free_groups(&S);
+        goto out;
+    }
+    if (n_groups > 0) {
+        region *r0 = p->steps[0].fn == region_run ? p->steps[0].ctx : NULL;
+        for (int s = 0; s < p->n_steps && !r0; s++)
+            if (p->steps[s].fn == region_run) r0 = p->steps[s].ctx;
+        if (r0) r0->n_fallbacks_total = n_fallbacks;
+    }
+    ev_log(EV_LOG_INFO,
+           "fast path: %d of %d steps fused into %d region%s (%d oneDNN primitives, %d reorders), "
+           "%d reference step%s, %d fallback%s",
+           n_fused, n_before, n_groups, n_groups == 1 ? "" : "s", n_prims, n_reord,
+           p->n_steps - n_groups, p->n_steps - n_groups == 1 ? "" : "s", n_fallbacks,
+           n_fallbacks == 1 ? "" : "s");
+out:
+    if (S.sh && --S.sh->refs == 0) {
+        ev_fctx_fini(&S.sh->c);
+        free(S.sh);
+    }
+    free(S.order);
+    free(S.fop_region);
+    free(S.groups);
+    ev_fast_fops_free(&L);
+    return st;
+}
+
+void ev_fast_plan_stats(const ev_plan *p, ev_fast_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!p) return;
+    for (int s = 0; s < p->n_steps; s++) {
+        const ev_plan_step *ps = &p->steps[s];
+        if (ps->fn != region_run) {
+            out->n_ref_steps++;
+            continue;
+        }
+        const region *r = ps->ctx;
+        out->n_regions++;
+        out->n_fops += r->n_fops;
+        out->n_fused_nodes += r->n_nodes;
+        out->n_prims += r->n_items;
+        out->n_reorders += r->n_reorders;
+        out->n_fallbacks += r->n_fallbacks_total;
+        if (ps->scratch_bytes > out->scratch_bytes) out->scratch_bytes = ps->scratch_bytes;
+    }
+}
