@@ -270,6 +270,21 @@ int ev_cmd_embed(int argc, char **argv)
             return cli_usage_error("embed", "--mode must be exact or fast, got '%s'", mode_s);
     }
     cli_setup_logging(verbose);
+    /* fail before the work, not after it: the output directories must be writable */
+    const char *outs[3] = {out, labels_out, items_out};
+    for (int k = 0; k < 3; k++) {
+        if (!outs[k]) continue;
+        char d[4096];
+        snprintf(d, sizeof d, "%s", outs[k]);
+        char *slash = strrchr(d, '/');
+        if (slash == d) d[1] = 0;
+        else if (slash) *slash = 0;
+        else snprintf(d, sizeof d, ".");
+        if (access(d, W_OK) != 0) {
+            cli_error("cannot write %s: %s", outs[k], strerror(errno));
+            return EV_EXIT_RUNTIME;
+        }
+    }
 
     char err[1024];
     int rc = EV_EXIT_OK;
