@@ -5,6 +5,8 @@
  *
  * --mutate N also loads and runs N byte-mutated copies of every passing
  * case's model (robustness: no crash, no sanitizer report).
+ * --fast runs with the oneDNN fast-path pass (default: reference kernels
+ * only, the ground truth).
  *
  * Each DIR holds case directories `<case>/model.onnx` +
  * `<case>/test_data_set_N/input_N.pb, output_N.pb` (TensorProto). For every case:
@@ -34,6 +36,7 @@
 #define MAX_IO 64
 
 static int verbose;
+static int use_fast; /* --fast: let the oneDNN fast-path pass rewrite plans */
 
 typedef struct reason {
     char text[160];
@@ -278,7 +281,7 @@ static int run_case(const char *dir, const char *name, int threads, char *msg, s
     }
     ev_model_options o = ev_model_default_options();
     o.threads = threads;
-    o.reference_only = 1;
+    o.reference_only = !use_fast;
     ev_model *m = ev_model_new(&o);
     if (!m) { snprintf(msg, mlen, "out of memory"); return R_FAIL; }
     ev_status s = ev_model_load(m, path);
@@ -461,10 +464,11 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--mutate") && i + 1 < argc) mutate = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--fast")) use_fast = 1;
         else if (n_dirs < 16) dirs[n_dirs++] = argv[i];
     }
     if (!n_dirs) {
-        fprintf(stderr, "usage: conformance [-v] [--filter SUBSTR] [--threads N] [--mutate N] DIR...\n");
+        fprintf(stderr, "usage: conformance [-v] [--filter SUBSTR] [--threads N] [--mutate N] [--fast] DIR...\n");
         return 2;
     }
     int pass = 0, failn = 0, skip = 0;
@@ -504,7 +508,8 @@ int main(int argc, char **argv)
         for (int j = i; j > 0 && reasons[j - 1].count < reasons[j].count; j--) {
             reason t = reasons[j - 1]; reasons[j - 1] = reasons[j]; reasons[j] = t;
         }
-    printf("\nONNX backend conformance (rtol %g, atol %g)\n", RTOL, ATOL);
+    printf("\nONNX backend conformance (rtol %g, atol %g, %s)\n", RTOL, ATOL,
+           use_fast ? "fast path" : "reference kernels");
     printf("  passed  %5d\n  failed  %5d\n  skipped %5d\n", pass, failn, skip);
     if (mutate > 0)
         printf("  mutated models: %d per passing case, %d loaded, %d ran (no crash)\n", mutate, loads,
