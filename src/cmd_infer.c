@@ -11,7 +11,7 @@ const char ev_cmd_infer_summary[] = "run an ONNX model on NumPy .npy inputs, wri
 static void help(void)
 {
     printf("Usage: embeval infer MODEL.onnx --input [NAME=]X.npy [--input ...] --output Y.npy\n"
-           "                    [--output-name NAME] [--threads N]\n"
+           "                    [--output-name NAME] [--threads N] [--reference] [--bf16]\n"
            "\n"
            "Run MODEL.onnx once on the arrays in the given .npy files and write one\n"
            "output to a .npy file (NumPy format 1.0, C order).\n"
@@ -27,6 +27,10 @@ static void help(void)
            "  --output FILE        where to write the output array (required)\n"
            "  --output-name NAME   which graph output to write (default: the first)\n"
            "  --threads N          threads for the kernels (default 0 = all cores)\n"
+           "  --reference          run the plain-C reference kernels only (no oneDNN fast\n"
+           "                       path): slower, the ground truth for comparisons\n"
+           "  --bf16               bfloat16 weights/activations on the fast path (fp32\n"
+           "                       accumulation); ignored with --reference\n"
            "  -h, --help           show this help\n"
            "\n"
            "Exit status: 0 ok; 2 usage error; 3 the model or an input file is invalid or\n"
@@ -42,11 +46,14 @@ int ev_cmd_infer(int argc, char **argv)
     const char *in_args[MAX_INPUTS];
     int n_in_args = 0;
     int64_t threads = 0;
+    int reference = 0, bf16 = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = NULL;
 #define OPT(name) (!strcmp(a, name) || (!strncmp(a, name "=", sizeof(name)) && (v = a + sizeof(name))))
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return EV_EXIT_OK; }
+        if (!strcmp(a, "--reference")) { reference = 1; continue; }
+        if (!strcmp(a, "--bf16")) { bf16 = 1; continue; }
         if (OPT("--input") || OPT("--output") || OPT("--output-name") || OPT("--threads")) {
             const char *opt = a;
             if (!v) {
@@ -72,6 +79,8 @@ int ev_cmd_infer(int argc, char **argv)
 
     ev_model_options o = ev_model_default_options();
     o.threads = (int)threads;
+    o.reference_only = reference;
+    o.precision = bf16 ? EV_PRECISION_BF16 : EV_PRECISION_FP32;
     ev_model *m = ev_model_new(&o);
     if (!m) { cli_error("out of memory"); return EV_EXIT_RUNTIME; }
     int rc = EV_EXIT_OK;

@@ -67,4 +67,9 @@ typedef struct ev_fast_stats {
 /* Fill *out from the plan's fast regions (zeros if none). */
 void ev_fast_plan_stats(const ev_plan *p, ev_fast_stats *out);
 
+/* Profiling (tests/tools only): time every primitive of every region. */
+void ev_fast_profile(int on);
+/* Append the `top` slowest primitives of p (mean ms per run) to out. */
+void ev_fast_profile_report(const ev_plan *p, ev_buf *out, int top);
+
 #endif

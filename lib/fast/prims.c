@@ -509,7 +509,7 @@ ev_status ev_fconv_create(ev_fctx *c, const ev_fconv_spec *s, ev_fprim *p, ev_er
     const int64_t *wd = g > 1 ? wd5 : wd4;
     dnnl_memory_desc_t src, wts, wuser, bias, dst;
     EV_TRY(ev_fmd_any(&src, 4, sd, s->dt, err));
-    EV_TRY(ev_fmd_any(&dst, 4, od, s->dt, err));
+    EV_TRY(ev_fmd_any(&dst, 4, od, s->dst_dt ? s->dst_dt : s->dt, err));
     EV_TRY(ev_fmd_any(&wts, wrank, wd, s->dt, err));
     EV_TRY(ev_fmd_plain(&wuser, wrank, wd, dnnl_f32, err));
     int64_t bd[1] = {s->oc};
@@ -589,7 +589,7 @@ ev_status ev_fmatmul_create(ev_fctx *c, const ev_fmatmul_spec *s, ev_fprim *p, e
         EV_TRY(ev_fmd_plain(&b, r, s->b_dims, dt, err));
     }
     if (s->c_md) dst = *s->c_md;
-    else EV_TRY(ev_fmd_plain(&dst, r, cd, dt, err));
+    else EV_TRY(ev_fmd_plain(&dst, r, cd, s->dst_dt ? s->dst_dt : dt, err));
     int64_t bdims[4] = {1, 1, 1, 1};
     bdims[r - 1] = cd[r - 1];
     if (s->bias) EV_TRY(ev_fmd_plain(&bias, r, bdims, dnnl_f32, err));

@@ -149,6 +149,8 @@ typedef struct ev_fconv_spec {
     const float *bias;            /* [oc] or NULL                             */
     ev_fpost post;
     dnnl_data_type_t dt;          /* activations/weights: f32 or bf16         */
+    dnnl_data_type_t dst_dt;      /* output type (0 = dt): f32 keeps a bf16
+                                     network's residual stream exact-ish     */
     const dnnl_memory_desc_t *src_have; /* producer's layout or NULL          */
 } ev_fconv_spec;
 /* Output dims of a conv spec ([n, oc, oh, ow]); false if empty/negative. */
@@ -167,6 +169,7 @@ typedef struct ev_fmatmul_spec {
     float scale;                  /* output scale (attention), 1 = none       */
     ev_fpost post;
     dnnl_data_type_t dt;
+    dnnl_data_type_t dst_dt;      /* output type when c_md is NULL (0 = dt)   */
 } ev_fmatmul_spec;
 ev_status ev_fmatmul_create(ev_fctx *c, const ev_fmatmul_spec *s, ev_fprim *p, ev_err *err);
 

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "fast/fuse.h"
 
@@ -31,7 +32,12 @@ typedef struct xitem {
     ev_fprim prim;
     int n_bind;
     xbind bind[EV_FPRIM_MAXARGS];
+    const char *label;            /* node of the fused op (profiles)           */
+    double prof_ms;               /* accumulated time when profiling           */
+    int64_t prof_n;
 } xitem;
+
+static int g_profile;             /* ev_fast_profile(): time every primitive   */
 
 typedef struct ibuf {
     int64_t size;
@@ -113,9 +119,16 @@ static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
             EV_TRY(ev_fprim_bind(&it->prim, it->bind[k].arg, resolve(s, base, r, &it->bind[k].r), x->err));
         if (it->prim.scratch_bytes > 0)
             EV_TRY(ev_fprim_bind(&it->prim, DNNL_ARG_SCRATCHPAD, base + r->int_bytes, x->err));
+        struct timespec t0, t1;
+        if (g_profile) clock_gettime(CLOCK_MONOTONIC, &t0);
         dnnl_status_t st = dnnl_primitive_execute(it->prim.prim, r->sh->c.stream, it->prim.n_args,
                                                   it->prim.exec);
         if (st != dnnl_success) return ev_dnnl_err(st, x->err, it->prim.kind);
+        if (g_profile) {
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            it->prof_ms += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+            it->prof_n++;
+        }
     }
     return EV_OK;
 }
@@ -132,6 +145,8 @@ typedef struct bctx {
     vinfo *vi;                    /* per value                                 */
     int pos;                      /* region position of the fop being built    */
     int failed;                   /* fop refused by oneDNN                     */
+    const char *label;            /* node name of the fop being built          */
+    int64_t in_hw;                /* pixels of the model's image input or 0    */
 } bctx;
 
 static const ev_tensor *VT(const bctx *b, int v) { return &b->p->vals[v]; }
@@ -154,6 +169,7 @@ static ev_status add_item(bctx *b, ev_fprim *prim, xitem **out, ev_err *err)
     xitem *it = &r->items[r->n_items++];
     memset(it, 0, sizeof *it);
     it->prim = *prim;
+    it->label = b->label;
     if (!strcmp(prim->kind, "reorder")) r->n_reorders++;
     if (prim->scratch_bytes > (size_t)r->dnnl_scratch) r->dnnl_scratch = (int64_t)prim->scratch_bytes;
     *out = it;
@@ -385,6 +401,14 @@ static ev_status build_conv(bctx *b, const fop *f, ev_err *err)
     s.dt = b->dt;
     s.post = f->post;
     s.src_have = NULL;
+    /* bf16: a residual sum accumulates in f32 (the residual stream stays
+     * f32). The high-resolution early layers (input >= 1/16 of the image's
+     * pixels: stem and first stage) stay f32: rounding errors made there are
+     * amplified by every later layer (ResNet-50 with random weights: cosine
+     * to fp32 0.9954 all-bf16, 0.9997 with this rule), while they hold a
+     * small share of the MACs. */
+    s.dst_dt = f->sum_in >= 0 ? dnnl_f32 : b->dt;
+    if (b->dt == dnnl_bf16 && b->in_hw > 0 && s.h * s.w * 16 >= b->in_hw) s.dt = s.dst_dt = dnnl_f32;
     ev_fprim pr;
     ev_status st = ev_fconv_create(&b->sh->c, &s, &pr, err);
     if (st != EV_OK) REFUSE(st);
@@ -415,13 +439,15 @@ static ev_status build_matmul(bctx *b, const fop *f, ev_err *err)
     dnnl_memory_desc_t amd, ymd;
     bref src;
     const dnnl_memory_desc_t *h0 = &q->h[0].md;
+    /* bf16: a residual sum accumulates in f32 (the residual stream stays f32) */
+    dnnl_data_type_t ydt = f->sum_in >= 0 ? dnnl_f32 : b->dt;
     if (q->n_homes > 0 && h0->data_type == b->dt && h0->ndims == xt->rank && dense_order(h0, order) &&
         q->h[0].r.kind != BR_CONST) {
         src = q->h[0].r;
-        EV_TRY(md_like(h0, order, yt->dims, b->dt, &ymd, err));
+        EV_TRY(md_like(h0, order, yt->dims, ydt, &ymd, err));
     } else {
         EV_TRY(get_plain(b, x, b->dt, &amd, &src, err));
-        EV_TRY(plain_md(b, f->out, b->dt, &ymd, err));
+        EV_TRY(plain_md(b, f->out, ydt, &ymd, err));
     }
     ev_fmatmul_spec s;
     memset(&s, 0, sizeof s);
@@ -435,6 +461,7 @@ static ev_status build_matmul(bctx *b, const fop *f, ev_err *err)
     s.scale = 1.0f;
     s.post = f->post;
     s.dt = b->dt;
+    s.dst_dt = ydt;
     ev_fprim pr;
     ev_status st = ev_fmatmul_create(&b->sh->c, &s, &pr, err);
     if (st != EV_OK) REFUSE(st);
@@ -1018,6 +1045,10 @@ static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
     b.sh = S->sh;
     b.dt = S->o->bf16 ? dnnl_bf16 : dnnl_f32;
     b.vi = vi;
+    for (int i = 0; i < g->n_inputs && !b.in_hw; i++) {
+        const ev_tensor *t = &p->vals[g->inputs[i]];
+        if (t->rank == 4) b.in_hw = t->dims[2] * t->dims[3];
+    }
     for (int i = 0; i < r->n_in; i++) {
         int v = r->in_v[i];
         dnnl_memory_desc_t md;
@@ -1029,6 +1060,7 @@ static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
         const fop *f = &L->v[S->order[G->first + k]];
         b.pos = k;
         b.failed = 0;
+        b.label = p->steps[f->anchor].node->name;
         st = build_fop(&b, f, err);
         if (st != EV_OK) {
             if (b.failed || st == EV_ERR_UNSUPPORTED) *bad = S->order[G->first + k];
@@ -1213,4 +1245,43 @@ void ev_fast_plan_stats(const ev_plan *p, ev_fast_stats *out)
         out->n_fallbacks += r->n_fallbacks_total;
         if (ps->scratch_bytes > out->scratch_bytes) out->scratch_bytes = ps->scratch_bytes;
     }
+}
+
+void ev_fast_profile(int on) { g_profile = on; }
+
+static int cmp_prof(const void *a, const void *b)
+{
+    const xitem *const *x = a, *const *y = b;
+    return (*x)->prof_ms < (*y)->prof_ms ? 1 : (*x)->prof_ms > (*y)->prof_ms ? -1 : 0;
+}
+
+void ev_fast_profile_report(const ev_plan *p, ev_buf *out, int top)
+{
+    int n = 0;
+    for (int s = 0; s < p->n_steps; s++)
+        if (p->steps[s].fn == region_run) n += ((const region *)p->steps[s].ctx)->n_items;
+    xitem **all = malloc(((size_t)n + 1) * sizeof *all);
+    if (!all) return;
+    n = 0;
+    double total = 0;
+    for (int s = 0; s < p->n_steps; s++)
+        if (p->steps[s].fn == region_run) {
+            region *r = p->steps[s].ctx;
+            for (int i = 0; i < r->n_items; i++) {
+                all[n++] = &r->items[i];
+                total += r->items[i].prof_ms;
+            }
+        }
+    qsort(all, (size_t)n, sizeof *all, cmp_prof);
+    /* totals per primitive kind/implementation */
+    ev_buf_printf(out, "total %.3f ms over %d primitives\n", total, n);
+    for (int i = 0; i < n && i < top; i++) {
+        xitem *it = all[i];
+        double per = it->prof_n ? it->prof_ms / (double)it->prof_n : 0;
+        ev_buf_printf(out, "%8.3f ms %5.1f%%  %-8s %-28s %7.1f GFLOP/s  %s\n", per,
+                      total > 0 ? 100.0 * it->prof_ms / total : 0.0, it->prim.kind, it->prim.impl,
+                      it->prim.flops > 0 && per > 0 ? it->prim.flops / (per * 1e-3) * 1e-9 : 0.0,
+                      it->label ? it->label : "");
+    }
+    free(all);
 }

@@ -552,7 +552,7 @@ static ev_status un_infer(const ev_node *n, const ev_tensor *const *in, ev_tenso
             if (b->dtype != t)
                 return ev_err_set(err, EV_ERR_FORMAT, "Clip node '%s': %s is %s but input is %s", EV_LABEL(n),
                                   i == 1 ? "min" : "max", ev_dtype_name(b->dtype), ev_dtype_name(t));
-            if (ev_tensor_numel(b) != 1)
+            if (ev_tensor_numel(b) > 1) /* 0 elements: no bound, like an omitted input */
                 return ev_err_set(err, EV_ERR_SHAPE, "Clip node '%s': %s must be a scalar", EV_LABEL(n),
                                   i == 1 ? "min" : "max");
         }
@@ -672,6 +672,8 @@ static ev_status un_run(const ev_node *n, const ev_tensor *const *in, ev_tensor 
     int threads = ev_ref_threads(ctx);
     const ev_tensor *tlo = p->clip_inputs ? ev_ref_in(n, in, 1) : NULL;
     const ev_tensor *thi = p->clip_inputs ? ev_ref_in(n, in, 2) : NULL;
+    if (tlo && ev_tensor_numel(tlo) == 0) tlo = NULL;
+    if (thi && ev_tensor_numel(thi) == 0) thi = NULL;
     int64_t nch = (cnt + BC_CHUNK - 1) / BC_CHUNK;
     int par = threads > 1 && cnt >= (1 << 16);
     if (p->kind == U_NOT) {

@@ -43,7 +43,7 @@ static inline int ev_ref_has_out(const ev_node *n, int i)
     return i >= 0 && i < n->n_out && n->out[i] >= 0;
 }
 
-/* Arity check: n_in in [min_in, max_in], the first `req_in` inputs present,
+/* Arity check: n_in in [req_in, max_in], the first `req_in` inputs present,
  * n_out in [1, max_out] and output 0 present. */
 ev_status ev_ref_arity(const ev_node *n, int req_in, int max_in, int max_out, ev_err *err);
 /* EV_ERR_UNSUPPORTED "<Op> node '<label>' (opset N): <what> has unsupported dtype <dt>". */

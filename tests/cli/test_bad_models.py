@@ -103,6 +103,9 @@ def main():
         y = np.load(y_npy)
         check(y.shape == (1, 3, 2, 2) and np.allclose(y, np.maximum(x, 0) + w, atol=1e-6),
               "infer good: wrong values")
+    code, out, err = run("infer", good_path, "--input", x_npy, "--output", y_npy, "--reference")
+    check(code == 0 and np.allclose(np.load(y_npy), np.maximum(x, 0) + w, atol=1e-6),
+          f"infer --reference: exit {code}: {err}")
     # named input, batch 3
     x3 = np.random.default_rng(0).standard_normal((3, 3, 2, 2)).astype(np.float32)
     x3_npy = os.path.join(tmp, "x3.npy")

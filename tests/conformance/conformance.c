@@ -1,7 +1,12 @@
 /*
  * tests/conformance/conformance.c — run ONNX's own backend test cases.
  *
- * Usage: conformance [-v] [--filter SUBSTR] [--threads N] DIR...
+ * Usage: conformance [-v] [--filter SUBSTR] [--threads N] [--mutate N] DIR...
+ *
+ * --mutate N also loads and runs N byte-mutated copies of every passing
+ * case's model (robustness: no crash, no sanitizer report).
+ * --fast runs with the oneDNN fast-path pass (default: reference kernels
+ * only, the ground truth).
  *
  * Each DIR holds case directories `<case>/model.onnx` +
  * `<case>/test_data_set_N/input_N.pb, output_N.pb` (TensorProto). For every case:
@@ -19,9 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "embeval/embeval.h"
 #include "onnx/ir.h"
+#include "onnx/plan.h"
 #include "onnx/onnx.pb-c.h"
 
 #define RTOL 1e-3
@@ -29,6 +36,7 @@
 #define MAX_IO 64
 
 static int verbose;
+static int use_fast; /* --fast: let the oneDNN fast-path pass rewrite plans */
 
 typedef struct reason {
     char text[160];
@@ -273,7 +281,7 @@ static int run_case(const char *dir, const char *name, int threads, char *msg, s
     }
     ev_model_options o = ev_model_default_options();
     o.threads = threads;
-    o.reference_only = 1;
+    o.reference_only = !use_fast;
     ev_model *m = ev_model_new(&o);
     if (!m) { snprintf(msg, mlen, "out of memory"); return R_FAIL; }
     ev_status s = ev_model_load(m, path);
@@ -381,8 +389,73 @@ static int run_case(const char *dir, const char *name, int threads, char *msg, s
     return result;
 }
 
+/* Robustness mode: load and run byte-mutated copies of a (passing) case's
+ * model on its first data set. Only the absence of crashes (and, in the
+ * sanitizer build, of memory errors) is checked; statuses are ignored. */
+static unsigned long long mut_state = 0x9e3779b97f4a7c15ull;
+
+static unsigned mut_rand(void)
+{
+    mut_state = mut_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (unsigned)(mut_state >> 33);
+}
+
+static void mutate_case(const char *dir, int n, int threads, int *loads, int *runs)
+{
+    char path[4200], sdir[4200];
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    snprintf(sdir, sizeof sdir, "%s/test_data_set_0", dir);
+    char *buf = NULL;
+    size_t len = 0;
+    ev_err err = {0};
+    if (ev_read_file(path, (size_t)1 << 26, &buf, &len, &err) != EV_OK || len == 0) {
+        free(buf);
+        return;
+    }
+    ev_arena a;
+    ev_arena_init(&a, 0);
+    char **ins;
+    int ni = list_dir(sdir, "input_", &ins);
+    pbtensor in[MAX_IO];
+    ev_tensor feed[MAX_IO];
+    char msg[256];
+    int ok = ni <= MAX_IO;
+    for (int i = 0; ok && i < ni; i++) {
+        char p[8400];
+        snprintf(p, sizeof p, "%s/%s", sdir, ins[i]);
+        ok = read_pb(p, &a, &in[i], msg, sizeof msg) == 0;
+        if (ok) feed[i] = in[i].t;
+    }
+    char *mut = malloc(len);
+    for (int it = 0; ok && mut && it < n; it++) {
+        memcpy(mut, buf, len);
+        int flips = 1 + (int)(mut_rand() % 4);
+        for (int k = 0; k < flips; k++) mut[mut_rand() % len] = (char)mut_rand();
+        /* the internal API loads from memory: no temporary files */
+        ev_graph *g = NULL;
+        if (ev_graph_load_buffer(mut, len, "mutated.onnx", NULL, NULL, &g, &err) == EV_OK &&
+            ev_graph_fold_constants(g, &err) == EV_OK) {
+            (*loads)++;
+            ev_plan *p = NULL;
+            if (g->n_inputs == ni && ev_plan_build(g, feed, ni, NULL, &p, &err) == EV_OK) {
+                void *arena = ev_malloc_aligned((size_t)p->arena_bytes);
+                ev_exec_ctx x = {threads, &err};
+                if (arena && ev_plan_execute(p, arena, feed, ni, &x) == EV_OK) (*runs)++;
+                ev_free_aligned(arena);
+            }
+            ev_plan_free(p);
+        }
+        ev_graph_free(g);
+    }
+    free(mut);
+    free_list(ins, ni);
+    ev_arena_free(&a);
+    free(buf);
+}
+
 int main(int argc, char **argv)
 {
+    int mutate = 0, loads = 0, runs = 0;
     const char *filter = NULL;
     int threads = 1, n_dirs = 0;
     const char *dirs[16];
@@ -390,10 +463,12 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "-v")) verbose = 1;
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--mutate") && i + 1 < argc) mutate = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--fast")) use_fast = 1;
         else if (n_dirs < 16) dirs[n_dirs++] = argv[i];
     }
     if (!n_dirs) {
-        fprintf(stderr, "usage: conformance [-v] [--filter SUBSTR] [--threads N] DIR...\n");
+        fprintf(stderr, "usage: conformance [-v] [--filter SUBSTR] [--threads N] [--mutate N] [--fast] DIR...\n");
         return 2;
     }
     int pass = 0, failn = 0, skip = 0;
@@ -412,6 +487,7 @@ int main(int argc, char **argv)
             struct stat st;
             if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) continue;
             int r = run_case(dir, cases[c], threads, msg, sizeof msg, why, sizeof why);
+            if (r == R_PASS && mutate > 0) mutate_case(dir, mutate, threads, &loads, &runs);
             if (r == R_PASS) {
                 pass++;
                 if (verbose) printf("PASS %s\n", cases[c]);
@@ -432,8 +508,12 @@ int main(int argc, char **argv)
         for (int j = i; j > 0 && reasons[j - 1].count < reasons[j].count; j--) {
             reason t = reasons[j - 1]; reasons[j - 1] = reasons[j]; reasons[j] = t;
         }
-    printf("\nONNX backend conformance (rtol %g, atol %g)\n", RTOL, ATOL);
+    printf("\nONNX backend conformance (rtol %g, atol %g, %s)\n", RTOL, ATOL,
+           use_fast ? "fast path" : "reference kernels");
     printf("  passed  %5d\n  failed  %5d\n  skipped %5d\n", pass, failn, skip);
+    if (mutate > 0)
+        printf("  mutated models: %d per passing case, %d loaded, %d ran (no crash)\n", mutate, loads,
+               runs);
     if (n_reasons) {
         printf("\nskip reasons (count, reason, example case):\n");
         for (int i = 0; i < n_reasons; i++)

@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 {
     const char *path = NULL;
     int batch = 1, threads = 2, bf16 = 0, min_fused = 0, max_fallbacks = -1;
-    int disable = 0;
+    int disable = 0, profile = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
@@ -72,6 +72,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--min-fused") && i + 1 < argc) min_fused = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--max-fallbacks") && i + 1 < argc) max_fallbacks = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--bf16")) bf16 = 1;
+        else if (!strcmp(argv[i], "--profile") && i + 1 < argc) profile = atoi(argv[++i]);
         else if (argv[i][0] != '-' && !path) path = argv[i];
         else {
             fprintf(stderr, "usage: fast_diff MODEL.onnx [--batch B] [--threads N] [--disable MASK] "
@@ -185,6 +186,20 @@ int main(int argc, char **argv)
            fail ? "FAIL" : "ok  ", base, batch, bf16 ? " bf16" : "", worst_cos, worst_rel,
            fs.n_fused_nodes, n_ref_steps, fs.n_regions, fs.n_prims, fs.n_reorders, fs.n_ref_steps,
            fs.n_fallbacks, ms_ref, ms_fast);
+    if (profile > 0) {
+        /* extra timed runs of the fast plan, per primitive */
+        ev_fast_profile(1);
+        ev_exec_ctx x = {threads, &err};
+        double t0 = now_s();
+        for (int r = 0; r < profile; r++) ev_plan_execute(pf, af, in, n_in, &x);
+        double per = (now_s() - t0) / profile * 1e3;
+        ev_fast_profile(0);
+        ev_buf b;
+        ev_buf_init(&b, 0);
+        ev_fast_profile_report(pf, &b, 40);
+        printf("profile: %.3f ms per run (wall)\n%s", per, b.data ? b.data : "");
+        ev_buf_free(&b);
+    }
     ev_plan_free(pr);
     ev_plan_free(pf);
     ev_free_aligned(ar);

@@ -380,6 +380,7 @@ case("clip13_both", "Clip", 13, [x * 4, np.array(0, np.float32), np.array(6, np.
 case("clip13_min_only", "Clip", 13, [x, np.array(-0.2, np.float32)], [np.maximum(x, -0.2)])
 case("clip13_max_only", "Clip", 13, [x, None, np.array(0.3, np.float32)], [np.minimum(x, 0.3)])
 case("clip13_none", "Clip", 13, [x], [x])
+case("clip13_empty_min", "Clip", 13, [x, np.zeros(0, np.float32), np.array(0.3, np.float32)], [np.minimum(x, 0.3)])
 xi = rng.integers(-20, 20, (4, 5)).astype(np.int64)
 case("clip13_int64", "Clip", 13, [xi, np.array(-3, np.int64), np.array(7, np.int64)], [np.clip(xi, -3, 7)])
 case("neg_int64", "Neg", 13, [xi], [-xi])
