@@ -75,7 +75,7 @@ static ev_status list_dir(const char *dir, strvec *out, ev_err *e)
         }
     }
     closedir(d);
-    qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
+    if (out->n > 1) qsort(out->v, (size_t)out->n, sizeof *out->v, cmp_str);
     return EV_OK;
 }
 
@@ -217,7 +217,7 @@ ev_status ds_open_imagefolder(ev_dataset *ds, const char *root, ev_err *e)
     sv_free(&dirs);
 
     if (st == EV_OK) {
-        qsort(classes.v, (size_t)classes.n, sizeof *classes.v, cmp_str);
+        if (classes.n > 1) qsort(classes.v, (size_t)classes.n, sizeof *classes.v, cmp_str);
         int u = 0;
         for (int i = 0; i < classes.n; i++) {
             if (u > 0 && !strcmp(classes.v[u - 1], classes.v[i])) { free(classes.v[i]); continue; }

@@ -187,9 +187,11 @@ static void *worker_main(void *arg)
                 }
             }
         }
-        /* a miss: take a slot */
+        /* a miss: take a slot (waiting for one is not decode time) */
+        double t_wait = now_s();
         pthread_mutex_lock(&j->mu);
         while (j->n_free == 0 && !j->fatal) pthread_cond_wait(&j->cv_worker, &j->mu);
+        t0 += now_s() - t_wait;
         if (j->fatal) {
             pthread_mutex_unlock(&j->mu);
             free(buf);

@@ -382,7 +382,13 @@ ev_status ev_image_decode(const void *buf, size_t len, const char *name, const e
             im = joined;
             STEP(vips_copy(im, &nx_, "interpretation", VIPS_INTERPRETATION_sRGB, NULL));
         }
-        STEP(vips_flatten(im, &nx_, "background", vips_array_double_new(bg, 3), "max_alpha", 255.0, NULL));
+        VipsArrayDouble *bga = vips_array_double_new(bg, 3);
+        VipsImage *flat = NULL;
+        int fr = vips_flatten(im, &flat, "background", bga, "max_alpha", 255.0, NULL);
+        vips_area_unref(VIPS_AREA(bga)); /* the operation took its own reference */
+        if (fr) goto vips_fail;
+        g_object_unref(im);
+        im = flat;
         if (vips_image_get_format(im) != VIPS_FORMAT_UCHAR) STEP(vips_cast_uchar(im, &nx_, NULL));
     }
     int bands = vips_image_get_bands(im);

@@ -217,8 +217,8 @@ static void test_resampler_reference(void)
     for (int i = 0; i < 300 * 200; i++)
         if (up.data[i] != 77) konst = 0;
     CHECK(konst);
-    CHECK(ev_image_resize(&im, 0, 5, EV_INTERP_BICUBIC, 1, &up, err, sizeof err) == EV_ERR_INVALID_ARG);
     ev_image_free(&up);
+    CHECK(ev_image_resize(&im, 0, 5, EV_INTERP_BICUBIC, 1, &up, err, sizeof err) == EV_ERR_INVALID_ARG);
     ev_image_free(&full);
     ev_image_free(&out);
     ev_image_free(&im);
