@@ -299,6 +299,7 @@ int ev_cmd_embed(int argc, char **argv)
     }
     ev_dataset_options dopt = ev_dataset_default_options();
     dopt.allow_absolute_paths = allow_abs;
+    dopt.load_split = split; /* formats with split files skip reading the others */
     st = ev_dataset_open(dataset, &dopt, &ds, err, sizeof err);
     if (st != EV_OK) {
         cli_error("%s", err);

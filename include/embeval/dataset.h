@@ -96,6 +96,10 @@ typedef struct ev_dataset_options {
                                     limit, default 4 GiB                      */
     int max_depth;               /* ImageFolder recursion, default 16         */
     int cifar100_coarse;         /* CIFAR-100: use the 20 coarse labels       */
+    ev_split load_split;         /* read only this split where the format keeps
+                                    splits in separate files or directories
+                                    (IDX, CIFAR, ImageFolder split level);
+                                    EV_SPLIT_ALL (default) or 0: everything   */
 } ev_dataset_options;
 
 /* One item. Strings and pixels belong to the dataset and stay valid until

@@ -151,27 +151,29 @@ ev_status ds_open_cifar(ev_dataset *ds, const char *path, ev_dataset_format fmt,
     if (fmt == EV_DS_CIFAR10) {
         for (int b = 1; b <= 5; b++) {
             snprintf(p, sizeof p, "%s/data_batch_%d.bin", path, b);
-            if (stat(p, &fs) != 0) continue;
+            if (stat(p, &fs) != 0 || !ds_wants_split(ds, EV_SPLIT_TRAIN)) continue;
             EV_TRY(load_batch(ds, p, fmt, EV_SPLIT_TRAIN, e));
             found++;
         }
         snprintf(p, sizeof p, "%s/test_batch.bin", path);
-        if (stat(p, &fs) == 0) {
+        if (stat(p, &fs) == 0 && ds_wants_split(ds, EV_SPLIT_TEST)) {
             EV_TRY(load_batch(ds, p, fmt, EV_SPLIT_TEST, e));
             found++;
         }
+        if (!found && ds->opt.load_split != EV_SPLIT_ALL) return ds_cifar_set_classes(ds, path, fmt, e);
         if (!found) return ev_err_set(e, EV_ERR_NOT_FOUND, "no CIFAR-10 batches (data_batch_N.bin, test_batch.bin) in %s", path);
     } else {
         snprintf(p, sizeof p, "%s/train.bin", path);
-        if (stat(p, &fs) == 0) {
+        if (stat(p, &fs) == 0 && ds_wants_split(ds, EV_SPLIT_TRAIN)) {
             EV_TRY(load_batch(ds, p, fmt, EV_SPLIT_TRAIN, e));
             found++;
         }
         snprintf(p, sizeof p, "%s/test.bin", path);
-        if (stat(p, &fs) == 0) {
+        if (stat(p, &fs) == 0 && ds_wants_split(ds, EV_SPLIT_TEST)) {
             EV_TRY(load_batch(ds, p, fmt, EV_SPLIT_TEST, e));
             found++;
         }
+        if (!found && ds->opt.load_split != EV_SPLIT_ALL) return ds_cifar_set_classes(ds, path, fmt, e);
         if (!found) return ev_err_set(e, EV_ERR_NOT_FOUND, "no CIFAR-100 batches (train.bin, test.bin) in %s", path);
     }
     return ds_cifar_set_classes(ds, path, fmt, e);

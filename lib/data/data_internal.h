@@ -65,6 +65,8 @@ bool ds_has_suffix(const char *s, const char *suffix);
 /* Parse a split name as used in manifests and folder names. */
 int ds_parse_split(const char *s, size_t len, ev_split *out);
 
+/* Whether a file/directory of split sp is to be read (opt.load_split). */
+bool ds_wants_split(const ev_dataset *ds, ev_split sp);
 /* Read a whole file, transparently gunzipping, at most max bytes after
  * decompression. *out is malloc'd. */
 ev_status ds_read_maybe_gz(const char *path, int64_t max, uint8_t **out, size_t *len, ev_err *e);

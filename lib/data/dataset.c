@@ -30,7 +30,14 @@ ev_dataset_options ev_dataset_default_options(void)
     o.max_items = DS_DEFAULT_MAX_ITEMS;
     o.max_file_bytes = DS_DEFAULT_MAX_FILE;
     o.max_depth = DS_DEFAULT_MAX_DEPTH;
+    o.load_split = EV_SPLIT_ALL;
     return o;
+}
+
+bool ds_wants_split(const ev_dataset *ds, ev_split sp)
+{
+    /* EV_SPLIT_ALL and 0 (a zeroed options struct) both mean everything */
+    return ds->opt.load_split <= EV_SPLIT_NONE || ds->opt.load_split == sp;
 }
 
 static ev_dataset_options resolve_options(const ev_dataset_options *opt)
@@ -457,7 +464,11 @@ static ev_status finish(ev_dataset *ds, ev_status st, const ev_err *err, ev_data
 {
     if (st == EV_OK && ds->n_items == 0) {
         ev_err e2;
-        st = ev_err_set(&e2, EV_ERR_DATA, "dataset %s has no items", ds->root);
+        if (ds->opt.load_split > EV_SPLIT_NONE)
+            st = ev_err_set(&e2, EV_ERR_DATA, "dataset %s has no items in split '%s'", ds->root,
+                            ev_split_name(ds->opt.load_split));
+        else
+            st = ev_err_set(&e2, EV_ERR_DATA, "dataset %s has no items", ds->root);
         ev_err_copy(&e2, errbuf, errlen);
         ev_dataset_free(ds);
         return st;

@@ -201,6 +201,7 @@ ev_status ds_open_idx(ev_dataset *ds, const char *path, ev_err *e)
                 ds_warn(ds, "ignored %s (another file of the same split was read)", files[i]);
                 continue;
             }
+            if (!ds_wants_split(ds, split_from_name(files[i]))) continue;
             s2 = load_pair(ds, files[i], e);
         }
         for (int i = 0; i < nf; i++) free(files[i]);

@@ -235,7 +235,7 @@ ev_status ds_open_imagefolder(ev_dataset *ds, const char *root, ev_err *e)
     static const ev_split order[] = {EV_SPLIT_TRAIN, EV_SPLIT_VAL, EV_SPLIT_TEST, EV_SPLIT_NONE};
     for (int o = 0; o < 4 && st == EV_OK; o++) {
         for (int i = 0; i < n_ent && st == EV_OK; i++) {
-            if (ent[i].split != order[o]) continue;
+            if (ent[i].split != order[o] || !ds_wants_split(ds, ent[i].split)) continue;
             char **hit = bsearch(&ent[i].cls, classes.v, (size_t)classes.n, sizeof *classes.v, cmp_str);
             int label = (int)(hit - classes.v);
             int64_t found = 0;
@@ -246,7 +246,7 @@ ev_status ds_open_imagefolder(ev_dataset *ds, const char *root, ev_err *e)
         }
     }
     if (st == EV_OK) {
-        for (int c = 0; c < classes.n; c++)
+        for (int c = 0; c < classes.n && ds->opt.load_split <= EV_SPLIT_NONE; c++)
             if (per_class[c] == 0) ds_warn(ds, "empty class '%s': no images at all", classes.v[c]);
         if (ws.ignored) ds_warn(ds, "ignored %lld files without an image extension under %s", (long long)ws.ignored, root);
         if (ws.too_deep)

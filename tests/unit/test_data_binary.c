@@ -185,6 +185,18 @@ static void test_fashion_mnist(void)
     CHECK(it.label == 9 && it.width == 28 && it.height == 28 && it.channels == 1);
     CHECK(it.index == 60000 && it.split == EV_SPLIT_TEST);
     ev_dataset_free(ds);
+    /* reading only the test files */
+    ev_dataset_options o = ev_dataset_default_options();
+    o.load_split = EV_SPLIT_TEST;
+    CHECK(ev_dataset_open("fashion-mnist", &o, &ds, err, sizeof err) == EV_OK);
+    if (ds) {
+        CHECK(ev_dataset_total(ds) == 10000 && ev_dataset_split_count(ds, EV_SPLIT_TRAIN) == 0);
+        CHECK(!strcmp(ev_dataset_class_name(ds, 3), "Dress"));
+        ev_dataset_free(ds);
+    }
+    o.load_split = EV_SPLIT_VAL;
+    CHECK(ev_dataset_open("fashion-mnist", &o, &ds, err, sizeof err) == EV_ERR_DATA);
+    CHECK_HAS(err, "no items in split 'val'");
 }
 
 static void cifar_record(uint8_t *r, int nlab, int l0, int l1, int seed)

@@ -98,6 +98,13 @@ static void test_imagefolder(void)
         CHECK_HAS(ev_dataset_errmsg(ds), "no items");
         ev_dataset_free(ds);
     }
+    ev_dataset_options lo = ev_dataset_default_options();
+    lo.load_split = EV_SPLIT_TRAIN;
+    CHECK_MSG(ev_dataset_open(spec, &lo, &ds, err, sizeof err) == EV_OK, "%s", err);
+    if (ds) {
+        CHECK(ev_dataset_total(ds) == 3 && ev_dataset_num_classes(ds) == 3 && ev_dataset_num_warnings(ds) == 0);
+        ev_dataset_free(ds);
+    }
     /* no class directories, missing root, a file where a directory is expected */
     mk("noclass");
     touch("noclass/x.jpg");
