@@ -64,6 +64,9 @@ typedef struct ev_fast_stats {
     int64_t scratch_bytes;        /* largest region scratch                    */
 } ev_fast_stats;
 
+/* True if the step is a fused oneDNN region (false: a reference kernel). */
+int ev_fast_step_is_region(const ev_plan_step *s);
+
 /* Fill *out from the plan's fast regions (zeros if none). */
 void ev_fast_plan_stats(const ev_plan *p, ev_fast_stats *out);
 

@@ -20,7 +20,8 @@ typedef enum fop_kind {
     FOP_RESHAPE,                  /* view of plain data with another shape     */
     FOP_TRANSPOSE,                /* strided view                              */
     FOP_SLICE,                    /* strided view (Slice, Gather scalar)       */
-    FOP_CONCAT
+    FOP_CONCAT,
+    FOP_SPLIT                     /* views; outputs in xout[]                 */
 } fop_kind;
 
 #define FOP_MAX_STEPS 12
@@ -34,6 +35,8 @@ typedef struct fop {
     int n_in;
     int in[FOP_MAX_IN];           /* runtime input values (see per kind)       */
     int out;                      /* output value                              */
+    int n_xout;                   /* FOP_SPLIT: all outputs (out = xout[0])    */
+    int xout[FOP_MAX_IN];
     int failed;                   /* oneDNN refused it: reference kernels      */
     ev_fpost post;                /* eltwise/sum post-ops (conv/matmul/binary) */
     int sum_in;                   /* index in in[] of the sum post-op operand,

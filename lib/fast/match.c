@@ -919,10 +919,37 @@ static ev_status match_softmax(mctx *m, int s, ev_err *err)
 
 /* ---- views and copies ------------------------------------------------------------------------ */
 
+static int is_const_float(const mctx *m, int v) { return is_cfloat(m, v) && ev_tensor_numel(VAL(m, v)) > 0; }
+
 static ev_status match_view(mctx *m, int s, ev_err *err)
 {
     const ev_node *n = SN(m, s);
-    if (n->n_in < 1 || !is_rt_float(m, n->in[0]) || !only_out0(m, n)) return EV_OK;
+    if (n->n_in < 1 || n->n_out < 1 || n->out[0] < 0) return EV_OK;
+    if (op_is(n, "Concat")) {
+        /* runtime and constant inputs (e.g. an expanded class token) */
+        const ev_tensor *y = VAL(m, n->out[0]);
+        if (!only_out0(m, n) || y->dtype != EV_DT_FLOAT || n->n_in > FOP_MAX_IN) return EV_OK;
+        fop f;
+        fop_init(&f, FOP_CONCAT);
+        int64_t ax = ev_attr_int(n, "axis", 1);
+        if (ax < 0) ax += y->rank;
+        if (ax < 0 || ax >= y->rank) return EV_OK;
+        f.axis = (int)ax;
+        int n_rt = 0;
+        for (int k = 0; k < n->n_in; k++) {
+            int v = n->in[k];
+            if (is_rt_float(m, v)) n_rt++;
+            else if (!is_const_float(m, v)) return EV_OK;
+            if (VAL(m, v)->rank != y->rank) return EV_OK;
+            f.in[f.n_in++] = v;
+        }
+        if (n_rt == 0) return EV_OK;
+        f.out = n->out[0];
+        fop_add_step(&f, s);
+        return commit(m, &f, err);
+    }
+    if (!is_rt_float(m, n->in[0])) return EV_OK;
+    if (!op_is(n, "Split") && !only_out0(m, n)) return EV_OK;
     const ev_tensor *x = VAL(m, n->in[0]), *y = VAL(m, n->out[0]);
     if (y->dtype != EV_DT_FLOAT || ev_tensor_numel(y) <= 0) return EV_OK;
     fop f;
@@ -985,18 +1012,29 @@ static ev_status match_view(mctx *m, int s, ev_err *err)
         f.sl_start[ax] = idx;
         if (ix->rank == 0) f.drop_axis = (int)ax;
         if (y->rank != x->rank - (ix->rank == 0)) return EV_OK;
-    } else if (op_is(n, "Concat")) {
-        fop_init(&f, FOP_CONCAT);
-        if (n->n_in < 1 || n->n_in > FOP_MAX_IN) return EV_OK;
-        int64_t ax = ev_attr_int(n, "axis", 1);
-        if (ax < 0) ax += y->rank;
-        if (ax < 0 || ax >= y->rank) return EV_OK;
-        f.axis = (int)ax;
-        for (int k = 0; k < n->n_in; k++) {
-            if (!is_rt_float(m, n->in[k]) || VAL(m, n->in[k])->rank != y->rank) return EV_OK;
-            f.in[f.n_in++] = n->in[k];
+    } else if (op_is(n, "Split")) {
+        fop_init(&f, FOP_SPLIT);
+        if (n->n_out < 1 || n->n_out > FOP_MAX_IN) return EV_OK;
+        for (int k = 1; k < n->n_in; k++)
+            if (n->in[k] >= 0 && m->p->state[n->in[k]] != EV_VS_CONST) return EV_OK;
+        int64_t ax = ev_attr_int(n, "axis", 0);
+        if (ax < 0) ax += x->rank;
+        if (ax < 0 || ax >= x->rank) return EV_OK;
+        int64_t sum = 0;
+        for (int k = 0; k < n->n_out; k++) {
+            int v = n->out[k];
+            if (v < 0) return EV_OK; /* sizes of omitted outputs are unknown here */
+            const ev_tensor *t = VAL(m, v);
+            if (t->rank != x->rank || t->dtype != EV_DT_FLOAT) return EV_OK;
+            for (int i = 0; i < x->rank; i++)
+                if (i != ax && t->dims[i] != x->dims[i]) return EV_OK;
+            sum += t->dims[ax];
+            f.xout[f.n_xout++] = v;
         }
-        f.out = n->out[0];
+        if (sum != x->dims[ax]) return EV_OK;
+        f.axis = (int)ax;
+        f.in[f.n_in++] = n->in[0];
+        f.out = f.xout[0];
         fop_add_step(&f, s);
         return commit(m, &f, err);
     } else {

@@ -849,6 +849,36 @@ static ev_status build_concat(bctx *b, const fop *f, ev_err *err)
     return EV_OK;
 }
 
+static ev_status build_split(bctx *b, const fop *f, ev_err *err)
+{
+    dnnl_memory_desc_t md, ymd;
+    bref src;
+    EV_TRY(get_strided(b, f->in[0], b->vi[f->in[0]].h[0].md.data_type, &md, &src, err));
+    int64_t st[DNNL_MAX_NDIMS];
+    for (int i = 0; i < md.ndims; i++) st[i] = md.format_desc.blocking.strides[i];
+    int64_t cum = 0;
+    for (int k = 0; k < f->n_xout; k++) {
+        const ev_tensor *yt = VT(b, f->xout[k]);
+        EV_TRY(ev_fmd_strided(&ymd, yt->rank, yt->dims, st, md.data_type, err));
+        bref part = src;
+        part.off += cum * st[f->axis] * (int64_t)dt_size(md.data_type);
+        set_home(b, f->xout[k], &ymd, part, 1);
+        cum += yt->dims[f->axis];
+    }
+    return EV_OK;
+}
+
+/* Outputs of a fop: out, or every split output. */
+static int fop_outs(const fop *f, int *outs)
+{
+    if (f->kind == FOP_SPLIT) {
+        memcpy(outs, f->xout, (size_t)f->n_xout * sizeof(int));
+        return f->n_xout;
+    }
+    outs[0] = f->out;
+    return 1;
+}
+
 static ev_status build_fop(bctx *b, const fop *f, ev_err *err)
 {
     switch (f->kind) {
@@ -864,6 +894,7 @@ static ev_status build_fop(bctx *b, const fop *f, ev_err *err)
     case FOP_TRANSPOSE: return build_transpose(b, f, err);
     case FOP_SLICE: return build_slice(b, f, err);
     case FOP_CONCAT: return build_concat(b, f, err);
+    case FOP_SPLIT: return build_split(b, f, err);
     }
     return ev_err_set(err, EV_ERR_INTERNAL, "fast path: unknown fused op");
 }
@@ -996,7 +1027,10 @@ static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
         vi[v].last_fop = -1;
         prodr[v] = -1;
     }
-    for (int k = 0; k < G->n; k++) prodr[L->v[S->order[G->first + k]].out] = gi;
+    for (int k = 0; k < G->n; k++) {
+        int outs[FOP_MAX_IN], no = fop_outs(&L->v[S->order[G->first + k]], outs);
+        for (int j = 0; j < no; j++) prodr[outs[j]] = gi;
+    }
     /* boundary outputs: read outside the region, or graph outputs */
     r->in_v = malloc(((size_t)nv + 1) * sizeof *r->in_v);
     r->out_v = malloc(((size_t)nv + 1) * sizeof *r->out_v);
@@ -1029,6 +1063,7 @@ static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
             int v = f->in[i];
             if (v < 0) continue;
             vi[v].last_fop = k;
+            if (p->state[v] == EV_VS_CONST) continue; /* home set below */
             if (prodr[v] != gi && vi[v].bin < 0) {
                 vi[v].bin = r->n_in;
                 r->in_v[r->n_in++] = v;
@@ -1049,6 +1084,18 @@ static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
         const ev_tensor *t = &p->vals[g->inputs[i]];
         if (t->rank == 4) b.in_hw = t->dims[2] * t->dims[3];
     }
+    /* constant inputs of fops (Concat of a class token, ...): read in place */
+    for (int k = 0; k < G->n; k++) {
+        const fop *f = &L->v[S->order[G->first + k]];
+        for (int i = 0; i < f->n_in; i++) {
+            int v = f->in[i];
+            if (v < 0 || p->state[v] != EV_VS_CONST || vi[v].n_homes) continue;
+            dnnl_memory_desc_t md;
+            if ((st = plain_md(&b, v, dnnl_f32, &md, err)) != EV_OK) goto out;
+            bref br = {BR_CONST, 0, 0, p->vals[v].data};
+            set_home(&b, v, &md, br, 1);
+        }
+    }
     for (int i = 0; i < r->n_in; i++) {
         int v = r->in_v[i];
         dnnl_memory_desc_t md;
@@ -1068,11 +1115,13 @@ static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
         }
         r->n_fops++;
         r->n_nodes += f->n_steps;
-        const vinfo *q = &vi[f->out];
-        if (q->bout >= 0 && !(q->h[0].r.kind == BR_OUT)) {
+        int outs[FOP_MAX_IN], no = fop_outs(f, outs);
+        for (int j = 0; j < no; j++) {
+            const vinfo *q = &vi[outs[j]];
+            if (q->bout < 0 || q->h[0].r.kind == BR_OUT) continue;
             dnnl_memory_desc_t pm;
             bref ob = {BR_OUT, q->bout, 0, NULL};
-            if ((st = plain_md(&b, f->out, dnnl_f32, &pm, err)) != EV_OK) goto out;
+            if ((st = plain_md(&b, outs[j], dnnl_f32, &pm, err)) != EV_OK) goto out;
             if ((st = reorder_item(&b, &q->h[0].md, q->h[0].r, &pm, ob, err)) != EV_OK) {
                 if (st == EV_ERR_UNSUPPORTED) *bad = S->order[G->first + k];
                 goto out;
@@ -1225,6 +1274,8 @@ out:
     ev_fast_fops_free(&L);
     return st;
 }
+
+int ev_fast_step_is_region(const ev_plan_step *s) { return s && s->fn == region_run; }
 
 void ev_fast_plan_stats(const ev_plan *p, ev_fast_stats *out)
 {

@@ -132,7 +132,18 @@ ev_status ev_graph_fold_constants(ev_graph *g, ev_err *err)
                 memset(&tmp[k], 0, sizeof tmp[k]);
                 outp[k] = n->out[k] >= 0 ? &tmp[k] : NULL;
             }
-            EV_TRY(n->op->infer(n, inp, outp, err));
+            ev_status st = n->op->infer(n, inp, outp, err);
+            if (st == EV_ERR_UNSUPPORTED) {
+                /* e.g. a dtype the kernel refuses: leave the node to the
+                 * plan, which reports it (inspect can still describe the
+                 * model) */
+                ev_err_clear(err);
+                foldable = false;
+            } else if (st != EV_OK) {
+                return st;
+            }
+        }
+        if (foldable) {
             EV_TRY(fold_node(n, inp, outp, &g->arena, maxb, err));
             for (int k = 0; k < n->n_out; k++)
                 if (n->out[k] >= 0) {

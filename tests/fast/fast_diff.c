@@ -8,12 +8,13 @@
  *     cosine >= 0.999                                  (--bf16)
  *
  *   fast_diff MODEL.onnx [--batch B] [--threads N] [--disable MASK] [--bf16]
- *             [--min-fused K] [--max-fallbacks K]
+ *             [--min-fused K] [--min-fused-frac F] [--max-fallbacks K] [--profile RUNS]
  *
- * --min-fused fails the test if fewer than K plan steps were fused (so a
- * pattern that silently stops matching is noticed); --max-fallbacks bounds
- * the fused ops that oneDNN refused. Prints one line with the agreement and
- * the fast path's statistics.
+ * --min-fused / --min-fused-frac fail the test if fewer than K plan steps
+ * (or fraction F of them) were fused, so a pattern that silently stops
+ * matching is noticed; --max-fallbacks bounds the fused ops that oneDNN
+ * refused. Prints one line with the agreement and the fast path's
+ * statistics; --profile times every primitive over RUNS extra runs.
  */
 #include <math.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@
 #include <time.h>
 
 #include "fast/fast.h"
+#include "fast/prims.h"
 #include "onnx/ir.h"
 #include "onnx/plan.h"
 
@@ -42,7 +44,7 @@ static double urand(void)
 }
 
 static int run_plan(const ev_graph *g, const ev_tensor *in, int n_in, const ev_plan_opts *po,
-                    ev_plan **pp, void **arena, double *ms, int threads, ev_err *err)
+                    ev_plan **pp, void **arena, double *ms, int threads, int runs, ev_err *err)
 {
     if (ev_plan_build(g, in, n_in, po, pp, err) != EV_OK) return 1;
     ev_plan *p = *pp;
@@ -50,7 +52,7 @@ static int run_plan(const ev_graph *g, const ev_tensor *in, int n_in, const ev_p
     if (!*arena) return 1;
     ev_exec_ctx x = {threads, err};
     double best = 1e30;
-    for (int r = 0; r < 2; r++) {
+    for (int r = 0; r < runs; r++) {
         double t0 = now_s();
         if (ev_plan_execute(p, *arena, in, n_in, &x) != EV_OK) return 1;
         double t = now_s() - t0;
@@ -64,6 +66,7 @@ int main(int argc, char **argv)
 {
     const char *path = NULL;
     int batch = 1, threads = 2, bf16 = 0, min_fused = 0, max_fallbacks = -1;
+    double min_frac = 0.0;
     int disable = 0, profile = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
@@ -71,12 +74,14 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--disable") && i + 1 < argc) disable = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--min-fused") && i + 1 < argc) min_fused = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--max-fallbacks") && i + 1 < argc) max_fallbacks = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--min-fused-frac") && i + 1 < argc) min_frac = atof(argv[++i]);
         else if (!strcmp(argv[i], "--bf16")) bf16 = 1;
         else if (!strcmp(argv[i], "--profile") && i + 1 < argc) profile = atoi(argv[++i]);
         else if (argv[i][0] != '-' && !path) path = argv[i];
         else {
             fprintf(stderr, "usage: fast_diff MODEL.onnx [--batch B] [--threads N] [--disable MASK] "
-                            "[--bf16] [--min-fused K] [--max-fallbacks K]\n");
+                            "[--bf16] [--min-fused K] [--min-fused-frac F] [--max-fallbacks K] "
+                            "[--profile RUNS]\n");
             return 2;
         }
     }
@@ -86,6 +91,10 @@ int main(int argc, char **argv)
     }
     ev_err err;
     ev_err_clear(&err);
+    if (bf16 && !ev_fast_has_bf16()) {
+        printf("skip: this CPU has no bf16 support\n");
+        return 77;
+    }
     ev_graph *g = NULL;
     ev_load_opts lo;
     memset(&lo, 0, sizeof lo);
@@ -125,12 +134,12 @@ int main(int argc, char **argv)
     ev_plan *pr = NULL, *pf = NULL;
     void *ar = NULL, *af = NULL;
     double ms_ref = 0, ms_fast = 0;
-    if (run_plan(g, in, n_in, &po_ref, &pr, &ar, &ms_ref, threads, &err)) {
+    if (run_plan(g, in, n_in, &po_ref, &pr, &ar, &ms_ref, threads, 1, &err)) {
         fprintf(stderr, "fast_diff: reference: %s\n", err.msg);
         return 1;
     }
     int n_ref_steps = pr->n_steps;
-    if (run_plan(g, in, n_in, &po_fast, &pf, &af, &ms_fast, threads, &err)) {
+    if (run_plan(g, in, n_in, &po_fast, &pf, &af, &ms_fast, threads, 3, &err)) {
         fprintf(stderr, "fast_diff: fast: %s\n", err.msg);
         return 1;
     }
@@ -170,7 +179,7 @@ int main(int argc, char **argv)
     } else if (!(worst_cos >= 0.99999) || !(worst_rel <= 1e-4)) {
         fail = 1;
     }
-    if (fs.n_fused_nodes < min_fused) {
+    if (fs.n_fused_nodes < min_fused || fs.n_fused_nodes < min_frac * n_ref_steps) {
         fprintf(stderr, "fast_diff: only %d steps fused, expected at least %d\n", fs.n_fused_nodes,
                 min_fused);
         fail = 1;
@@ -186,6 +195,13 @@ int main(int argc, char **argv)
            fail ? "FAIL" : "ok  ", base, batch, bf16 ? " bf16" : "", worst_cos, worst_rel,
            fs.n_fused_nodes, n_ref_steps, fs.n_regions, fs.n_prims, fs.n_reorders, fs.n_ref_steps,
            fs.n_fallbacks, ms_ref, ms_fast);
+    if (fs.n_ref_steps > 0) {
+        printf("reference steps:");
+        for (int s = 0; s < pf->n_steps; s++)
+            if (!ev_fast_step_is_region(&pf->steps[s]))
+                printf(" %s(%s)", pf->steps[s].node->op_type, pf->steps[s].node->name);
+        printf("\n");
+    }
     if (profile > 0) {
         /* extra timed runs of the fast plan, per primitive */
         ev_fast_profile(1);
