@@ -44,6 +44,17 @@ static int resolve_cache_dir(const char *opt, char *buf, size_t len)
     return ev_cache_default_dir(getenv("XDG_CACHE_HOME"), getenv("HOME"), buf, len) == EV_OK ? 0 : -1;
 }
 
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\') printf("\\%c", *p);
+        else if (*p < 0x20) printf("\\u%04x", *p);
+        else putchar(*p);
+    }
+    putchar('"');
+}
+
 static void human(int64_t b, char *buf, size_t len)
 {
     if (b < 1024) snprintf(buf, len, "%lld B", (long long)b);
@@ -85,7 +96,11 @@ int ev_cmd_cache(int argc, char **argv)
     struct stat st;
     if (stat(db, &st) != 0) {
         /* nothing to show or clear: do not create a cache just to say so */
-        if (json) printf("{\"path\": \"%s\", \"exists\": false, \"entries\": 0, \"models\": 0}\n", db);
+        if (json) {
+            printf("{\"path\": ");
+            json_str(db);
+            printf(", \"exists\": false, \"entries\": 0, \"models\": 0}\n");
+        }
         else if (!strcmp(sub, "clear")) printf("cache %s: nothing to clear\n", db);
         else printf("cache %s: empty (not created yet)\n", db);
         return EV_EXIT_OK;
@@ -114,8 +129,11 @@ int ev_cmd_cache(int argc, char **argv)
             rc = s == EV_ERR_FORMAT ? EV_EXIT_INPUT : EV_EXIT_RUNTIME;
         } else {
             ev_cache_stats_get(c, &cs);
-            if (json) printf("{\"path\": \"%s\", \"entries\": %lld, \"bad\": %lld}\n", ev_cache_path(c),
-                             (long long)cs.entries, (long long)bad);
+            if (json) {
+                printf("{\"path\": ");
+                json_str(ev_cache_path(c));
+                printf(", \"entries\": %lld, \"bad\": %lld}\n", (long long)cs.entries, (long long)bad);
+            }
             else printf("cache %s: %lld entries, %lld bad\n", ev_cache_path(c), (long long)cs.entries, (long long)bad);
             if (bad) rc = EV_EXIT_INPUT;
         }
@@ -124,9 +142,11 @@ int ev_cmd_cache(int argc, char **argv)
             cli_error("%s", ev_cache_errmsg(c));
             rc = EV_EXIT_RUNTIME;
         } else if (json) {
-            printf("{\"path\": \"%s\", \"exists\": true, \"entries\": %lld, \"models\": %lld, \"vector_bytes\": %lld, "
+            printf("{\"path\": ");
+            json_str(ev_cache_path(c));
+            printf(", \"exists\": true, \"entries\": %lld, \"models\": %lld, \"vector_bytes\": %lld, "
                    "\"file_bytes\": %lld}\n",
-                   ev_cache_path(c), (long long)cs.entries, (long long)cs.models, (long long)cs.vector_bytes,
+                   (long long)cs.entries, (long long)cs.models, (long long)cs.vector_bytes,
                    (long long)cs.file_bytes);
         } else {
             char vb[32], fb[32];
