@@ -27,6 +27,7 @@
 #define MAX_BATCH 4096
 #define MAX_WORKERS 256
 #define MAX_DIM (1 << 20)
+#define CLAIM_CHUNK 4
 
 ev_embed_options ev_embed_default_options(void)
 {
@@ -104,8 +105,7 @@ static void record_skip(job *j, int64_t i, ev_status code, const char *msg)
     j->skip_code[i] = code;
     j->skip_reason[i] = r ? r : ev_strdup("out of memory");
     j->skipped++;
-    if (j->o.strict) set_fatal_locked(j, code, msg);
-    pthread_cond_broadcast(&j->cv_engine);
+    if (j->o.strict) set_fatal_locked(j, code, msg); /* wakes everyone */
     pthread_mutex_unlock(&j->mu);
 }
 
@@ -130,14 +130,26 @@ static void *worker_main(void *arg)
     size_t cap = 4096;
     float *tmp = malloc(cap * sizeof *tmp);
     char err[2 * EV_ERRLEN];
+    int64_t next_i = 0, chunk_end = 0;
     for (;;) {
-        pthread_mutex_lock(&j->mu);
-        if (j->fatal || j->next_item >= j->n) {
+        /* claim items a few at a time: fewer lock round trips per item */
+        if (next_i >= chunk_end) {
+            pthread_mutex_lock(&j->mu);
+            if (j->fatal || j->next_item >= j->n) {
+                pthread_mutex_unlock(&j->mu);
+                break;
+            }
+            next_i = j->next_item;
+            chunk_end = next_i + CLAIM_CHUNK < j->n ? next_i + CLAIM_CHUNK : j->n;
+            j->next_item = chunk_end;
             pthread_mutex_unlock(&j->mu);
-            break;
+        } else if (j->o.strict) {
+            pthread_mutex_lock(&j->mu); /* stop promptly after a strict failure */
+            int f = j->fatal;
+            pthread_mutex_unlock(&j->mu);
+            if (f) break;
         }
-        int64_t i = j->next_item++;
-        pthread_mutex_unlock(&j->mu);
+        int64_t i = next_i++;
         double t0 = now_s();
         ev_item it;
         if (ev_dataset_item(j->ds, i, &it) != EV_OK) {
@@ -181,7 +193,8 @@ static void *worker_main(void *arg)
                     j->vdim[i] = dim;
                     j->hits++;
                     j->decode_secs += now_s() - t0;
-                    pthread_cond_broadcast(&j->cv_engine);
+                    /* no wake-up: the engine has nothing to do for a hit (it
+                       polls for progress and is woken when workers finish) */
                     pthread_mutex_unlock(&j->mu);
                     continue;
                 }
