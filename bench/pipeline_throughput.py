@@ -49,7 +49,9 @@ def ensure_models(model_dir, names):
         subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tools", "export_models.py"), "--out", model_dir,
                         "--opsets", "17", "--plain-names", "--models", ",".join(missing)], check=True)
     for m in names:
-        shutil.copy(os.path.join(ROOT, "models", m + ".json"), os.path.join(model_dir, m + ".json"))
+        tmp = os.path.join(model_dir, "%s.json.tmp.%d" % (m, os.getpid()))
+        shutil.copy(os.path.join(ROOT, "models", m + ".json"), tmp)
+        os.replace(tmp, os.path.join(model_dir, m + ".json"))
 
 
 def subset_folder(images, limit, work):
