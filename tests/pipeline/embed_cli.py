@@ -222,6 +222,30 @@ def test_photos(a):
     check(c.returncode == 0, "cache clear")
     st = run([a.embeval, "cache", "stats", "--json", "--cache-dir", cache])
     check(st.returncode == 0 and json.loads(st.stdout)["entries"] == 0, "cache clear empties the cache")
+    # manifests: labels with commas, quotes and UTF-8; a missing path is a skipped item
+    man = os.path.join(root, "list.csv")
+    with open(man, "w", encoding="utf-8") as f:
+        f.write("path,label,split\n"
+                "sklearn/china.jpg,\"a,b\",test\n"
+                "sklearn/flower.jpg,\"say \"\"hi\"\"\",test\n"
+                "skimage/coffee.png,日本,test\n"
+                "skimage/missing.jpg,\"a,b\",test\n"
+                "skimage/rocket.jpg,日本,train\n")
+    mo = os.path.join(work, "m.npy")
+    ml = os.path.join(work, "m.txt")
+    pm = run([a.embeval, "embed", "--model", card, "--dataset", man, "--split", "test", "--out", mo,
+              "--labels-out", ml, "--cache-dir", cache, "--json", "-q"])
+    if check(pm.returncode == 0, "manifest: embed " + pm.stderr):
+        jm = json.loads(pm.stdout)
+        check(jm["embedded"] == 3 and jm["skipped"] == 1, "manifest: 3 rows, 1 skipped")
+        check("missing.jpg: No such file" in jm["skipped_items"][0]["reason"], "manifest: the missing path is named")
+        check(open(ml, encoding="utf-8").read() == "a,b\nsay \"hi\"\n日本\n", "manifest: labels survive")
+    jl = os.path.join(root, "list.jsonl")
+    with open(jl, "w") as f:
+        f.write('{"path": "sklearn/china.jpg", "label": "x"}\n{"path": "../../etc/passwd", "label": "y"}\n')
+    pj = run([a.embeval, "embed", "--model", card, "--dataset", jl, "--out", mo, "--cache-dir", cache, "-q"])
+    check(pj.returncode == 3 and "list.jsonl:2" in pj.stderr and "escapes" in pj.stderr,
+          "manifest: an escaping path is refused with its line (%d %s)" % (pj.returncode, pj.stderr.strip()))
     # usage and input errors
     u = run([a.embeval, "embed", "--model", card, "--out", E])
     check(u.returncode == 2 and "no --dataset" in u.stderr, "usage error exit 2")
@@ -320,7 +344,37 @@ def test_fashion(a):
     labels = open(l1).read().split("\n")[:-1]
     check(len(set(labels)) == 10 and "Ankle boot" in labels, "fashion: the ten class names")
     check(t1 / t2 >= a.min_speedup, "fashion: cache speedup %.1fx < %.1fx" % (t1 / t2, a.min_speedup))
+    # the in-memory 28x28 grey path equals torchvision on Image.fromarray(x).convert("RGB")
+    fashion_parity(a, card, onnx, work, np.load(e1))
     shutil.rmtree(work, ignore_errors=True)
+
+
+def fashion_parity(a, card, onnx, work, e):
+    import gzip
+    import torchvision.transforms as T
+    from PIL import Image
+    items = os.path.join(work, "items.txt")
+    p = run([a.embeval, "embed", "--model", card, "--dataset", "fashion-mnist", "--split", "test", "--limit",
+             str(a.limit), "--threads", "2", "--cache-dir", os.path.join(work, "cache"), "--out",
+             os.path.join(work, "e3.npy"), "--items-out", items, "-q"])
+    if not check(p.returncode == 0, "fashion parity: embed " + p.stderr):
+        return
+    idx = [int(l.rsplit("[", 1)[1].rstrip("]")) for l in open(items).read().split("\n")[:-1]][:16]
+    with gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") as f:
+        px = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    with open(card) as f:
+        pp = json.load(f)["preprocess"]
+    interp = {"bilinear": T.InterpolationMode.BILINEAR, "bicubic": T.InterpolationMode.BICUBIC}[pp["interpolation"]]
+    tf = T.Compose([T.Resize(pp["resize"], interpolation=interp), T.CenterCrop(pp["crop"]), T.ToTensor(),
+                    T.Normalize(pp["mean"], pp["std"])])
+    X = np.stack([tf(Image.fromarray(px[i]).convert("RGB")).numpy() for i in idx]).astype(np.float32)
+    xp, yp = os.path.join(work, "fx.npy"), os.path.join(work, "fy.npy")
+    np.save(xp, X)
+    q = run([a.embeval, "infer", onnx, "--input", xp, "--output", yp, "--threads", "2"])
+    if check(q.returncode == 0, "fashion parity: infer " + q.stderr):
+        cos = cosines(e[:16], np.load(yp))
+        print("fashion: cosine(embed, infer(torchvision tensor)) min %.7f over 16 images" % cos.min())
+        check(cos.min() >= 0.9999, "fashion parity: cosine %.6f < 0.9999" % cos.min())
 
 
 def main():
