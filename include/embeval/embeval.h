@@ -12,5 +12,6 @@
 #include "embeval/common.h"
 #include "embeval/model.h"
 #include "embeval/npy.h"
+#include "embeval/metrics.h"
 
 #endif
