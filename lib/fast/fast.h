@@ -70,6 +70,9 @@ int ev_fast_step_is_region(const ev_plan_step *s);
 /* Fill *out from the plan's fast regions (zeros if none). */
 void ev_fast_plan_stats(const ev_plan *p, ev_fast_stats *out);
 
+/* Every step and primitive of a plan, one per line (tests/tools only). */
+void ev_fast_dump(const ev_plan *p, ev_buf *out);
+
 /* Profiling (tests/tools only): time every primitive of every region. */
 void ev_fast_profile(int on);
 /* Append the `top` slowest primitives of p (mean ms per run) to out. */
