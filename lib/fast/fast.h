@@ -46,7 +46,8 @@ enum {
     EV_FAST_NO_POSTOPS = 1 << 0,  /* no activation/sum post-ops: separate ops  */
     EV_FAST_NO_BNFOLD = 1 << 1,   /* keep BatchNormalization (reference)       */
     EV_FAST_NO_VIEWS = 1 << 2,    /* shape ops stay on the reference kernels   */
-    EV_FAST_NO_LNORM = 1 << 3     /* layer norm patterns stay reference        */
+    EV_FAST_NO_LNORM = 1 << 3,    /* layer norm patterns stay reference        */
+    EV_FAST_NO_WINOGRAD = 1 << 4  /* direct convolutions only                  */
 };
 
 /* ev_plan_pass_fn: `user` is a const ev_fast_opts *. */

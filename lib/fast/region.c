@@ -34,7 +34,8 @@ typedef struct xitem {
     xbind bind[EV_FPRIM_MAXARGS];
     const char *label;            /* node of the fused op (profiles)           */
     int nthr;                     /* OpenMP threads it was created for         */
-    double prof_ms;               /* accumulated time when profiling           */
+    double prof_ms;               /* accumulated wall time when profiling      */
+    double prof_cpu_ms;           /* accumulated CPU time of the calling thread */
     int64_t prof_n;
 } xitem;
 
@@ -120,14 +121,19 @@ static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
             EV_TRY(ev_fprim_bind(&it->prim, it->bind[k].arg, resolve(s, base, r, &it->bind[k].r), x->err));
         if (it->prim.scratch_bytes > 0)
             EV_TRY(ev_fprim_bind(&it->prim, DNNL_ARG_SCRATCHPAD, base + r->int_bytes, x->err));
-        struct timespec t0, t1;
-        if (g_profile) clock_gettime(CLOCK_MONOTONIC, &t0);
+        struct timespec t0, t1, c0, c1;
+        if (g_profile) {
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+        }
         dnnl_status_t st = dnnl_primitive_execute(it->prim.prim, r->sh->c.stream, it->prim.n_args,
                                                   it->prim.exec);
         if (st != dnnl_success) return ev_dnnl_err(st, x->err, it->prim.kind);
         if (g_profile) {
             clock_gettime(CLOCK_MONOTONIC, &t1);
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
             it->prof_ms += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+            it->prof_cpu_ms += (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-6;
             it->prof_n++;
         }
     }
@@ -254,9 +260,12 @@ static int is_blocked_plainish(const dnnl_memory_desc_t *md)
     return md->format_kind == dnnl_blocked && md->format_desc.blocking.inner_nblks == 0;
 }
 
-/* Dense: a permutation of a packed layout, no gaps (any dimension order). */
+/* Dense: a permutation of a packed layout, no gaps (any dimension order),
+ * or a blocked layout oneDNN chose (never a view). */
 static int is_dense(const dnnl_memory_desc_t *md)
 {
+    if (md->format_kind == dnnl_blocked && md->format_desc.blocking.inner_nblks > 0)
+        return md->offset0 == 0;
     if (!is_blocked_plainish(md)) return 0;
     int64_t n = 1;
     for (int i = 0; i < md->ndims; i++) n *= md->dims[i];
@@ -405,7 +414,15 @@ static ev_status build_conv(bctx *b, const fop *f, ev_err *err)
     ev_fconv_spec s = f->conv;
     s.dt = b->dt;
     s.post = f->post;
-    s.src_have = NULL;
+    /* a blocked producer layout (chosen by a Winograd convolution) is kept
+     * by the convolutions that follow when they have a fast kernel for it,
+     * instead of reordering back and forth */
+    const home *hx = &b->vi[f->in[0]].h[0];
+    s.src_have = hx->md.format_kind == dnnl_blocked && hx->md.format_desc.blocking.inner_nblks > 0 &&
+                         hx->r.off == 0
+                     ? &hx->md
+                     : NULL;
+    s.winograd = !(b->o->disable & EV_FAST_NO_WINOGRAD);
     /* bf16: a residual sum accumulates in f32 (the residual stream stays
      * f32). The high-resolution early layers (input >= 1/16 of the image's
      * pixels: stem and first stage) stay f32: rounding errors made there are
@@ -1324,7 +1341,7 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
              * reference kernels; rebuild after this round */
             fop *f = &L.v[bad];
             char lb[200];
-            ev_log(EV_LOG_DEBUG, "fast: node '%s' (%s) stays on the reference kernel: %s",
+            ev_log(EV_LOG_INFO, "fast path: node '%s' (%s) stays on the reference kernel: %s",
                    ev_node_label(p->steps[f->steps[0]].node, lb, sizeof lb),
                    p->steps[f->steps[0]].node->op_type, e2.msg);
             f->failed = 1;
@@ -1399,7 +1416,7 @@ void ev_fast_profile(int on) { g_profile = on; }
 static int cmp_prof(const void *a, const void *b)
 {
     const xitem *const *x = a, *const *y = b;
-    return (*x)->prof_ms < (*y)->prof_ms ? 1 : (*x)->prof_ms > (*y)->prof_ms ? -1 : 0;
+    return (*x)->prof_cpu_ms < (*y)->prof_cpu_ms ? 1 : (*x)->prof_cpu_ms > (*y)->prof_cpu_ms ? -1 : 0;
 }
 
 void ev_fast_profile_report(const ev_plan *p, ev_buf *out, int top)
@@ -1410,24 +1427,32 @@ void ev_fast_profile_report(const ev_plan *p, ev_buf *out, int top)
     xitem **all = malloc(((size_t)n + 1) * sizeof *all);
     if (!all) return;
     n = 0;
-    double total = 0;
+    double total = 0, total_cpu = 0;
+    int64_t runs = 0;
     for (int s = 0; s < p->n_steps; s++)
         if (p->steps[s].fn == region_run) {
             region *r = p->steps[s].ctx;
             for (int i = 0; i < r->n_items; i++) {
                 all[n++] = &r->items[i];
                 total += r->items[i].prof_ms;
+                total_cpu += r->items[i].prof_cpu_ms;
+                if (r->items[i].prof_n > runs) runs = r->items[i].prof_n;
             }
         }
     qsort(all, (size_t)n, sizeof *all, cmp_prof);
     /* totals per primitive kind/implementation */
-    ev_buf_printf(out, "total %.3f ms over %d primitives\n", total, n);
+    if (runs < 1) runs = 1;
+    ev_buf_printf(out, "per run: %.3f ms wall, %.3f ms CPU of the calling thread, %d primitives "
+                       "(sorted by CPU time; GFLOP/s from CPU time)\n",
+                  total / (double)runs, total_cpu / (double)runs, n);
     for (int i = 0; i < n && i < top; i++) {
         xitem *it = all[i];
         double per = it->prof_n ? it->prof_ms / (double)it->prof_n : 0;
-        ev_buf_printf(out, "%8.3f ms %5.1f%%  %-8s %-28s %7.1f GFLOP/s  %s\n", per,
-                      total > 0 ? 100.0 * it->prof_ms / total : 0.0, it->prim.kind, it->prim.impl,
-                      it->prim.flops > 0 && per > 0 ? it->prim.flops / (per * 1e-3) * 1e-9 : 0.0,
+        double cpu = it->prof_n ? it->prof_cpu_ms / (double)it->prof_n : 0;
+        ev_buf_printf(out, "%8.3f ms wall %8.3f ms cpu %5.1f%%  %-8s %-28s t%d %7.1f GFLOP/s  %s\n", per,
+                      cpu, total_cpu > 0 ? 100.0 * it->prof_cpu_ms / total_cpu : 0.0, it->prim.kind,
+                      it->prim.impl, it->nthr,
+                      it->prim.flops > 0 && cpu > 0 ? it->prim.flops / (cpu * 1e-3) * 1e-9 : 0.0,
                       it->label ? it->label : "");
     }
     free(all);
@@ -1446,10 +1471,11 @@ void ev_fast_dump(const ev_plan *p, ev_buf *out)
                       r->n_items, r->n_in, r->n_out, (long long)r->int_bytes, (long long)r->dnnl_scratch);
         for (int i = 0; i < r->n_items; i++) {
             const xitem *it = &r->items[i];
-            char md[96];
+            char md[96], sm[96];
             ev_fmd_str(&it->prim.dst_md, md, sizeof md);
-            ev_buf_printf(out, "  %3d %-8s %-30s t%d %-26s %s\n", i, it->prim.kind, it->prim.impl, it->nthr,
-                          md, it->label ? it->label : "");
+            ev_fmd_str(&it->prim.src_md, sm, sizeof sm);
+            ev_buf_printf(out, "  %3d %-8s %-30s t%d %-26s <- %-26s %s\n", i, it->prim.kind, it->prim.impl,
+                          it->nthr, md, sm, it->label ? it->label : "");
         }
     }
 }
