@@ -18,5 +18,7 @@
 #include "embeval/card.h"
 #include "embeval/cache.h"
 #include "embeval/embed.h"
+#include "embeval/bench.h"
+#include "embeval/report.h"
 
 #endif
