@@ -13,11 +13,11 @@
  * Method (METRICS.md "Efficiency"): inputs are seeded N(0, 1) floats (integer
  * inputs: zeros). Load time covers parsing, constant folding and building the
  * batch-1 plan (primitive creation, weight reorders). Then `warmup` untimed
- * and `runs` timed runs at batch 1: latency is inference only (no decode, no
- * preprocessing). If batch > 1 and the model's first input dimension is
- * dynamic, `throughput_warmup` + `throughput_runs` runs at batch B give the
- * throughput (B / median batch time); otherwise throughput is 1 / median
- * latency at batch 1.
+ * and `runs` timed runs at batch 1 (latency_batch): latency is inference only
+ * (no decode, no preprocessing), per image. If batch > 1 and the model's
+ * first input dimension is dynamic, `throughput_warmup` + `throughput_runs`
+ * runs at batch B give the throughput (B / median batch time); otherwise
+ * throughput comes from the latency runs.
  *
  * Peak memory: the process's resident high-water mark (VmHWM) is reset
  * before the load (Linux /proc/self/clear_refs) and read after the last run,
@@ -56,7 +56,10 @@ typedef struct ev_bench_options {
     int reference_only;          /* plain-C reference kernels only            */
     int warmup;                  /* batch-1 warm-up runs (default 10)         */
     int runs;                    /* batch-1 timed runs (default 50, >= 1)     */
-    int batch;                   /* throughput batch B (default 1 = none)     */
+    int latency_batch;           /* batch of the latency runs (default 1);
+                                    latency per image = run time / batch      */
+    int batch;                   /* throughput batch B (default 1 = none:
+                                    throughput from the latency runs)         */
     int throughput_warmup;       /* default 2                                 */
     int throughput_runs;         /* default 10                                */
     int n_shapes;
@@ -74,14 +77,15 @@ typedef struct ev_bench_result {
     ev_precision precision;
     int reference_only;
     int warmup, runs;
-    int batch;                   /* batch of `latency_ms` (always 1 here)     */
-    ev_bench_stats latency_ms;   /* per image, batch 1                        */
-    ev_bench_stats batch_ms;     /* whole batch-1 runs (= latency_ms)         */
+    int batch;                   /* batch of the latency runs (latency_batch,
+                                    or the model's fixed batch dimension)     */
+    ev_bench_stats latency_ms;   /* per image: batch_ms / batch               */
+    ev_bench_stats batch_ms;     /* whole latency runs                        */
     int throughput_batch;        /* B actually used (1 if the batch dimension
                                     is fixed or batch <= 1)                    */
     double throughput_ips;       /* images per second at throughput_batch     */
     ev_bench_stats throughput_batch_ms; /* batch-B run times                  */
-    double load_ms;              /* cold load + batch-1 plan                   */
+    double load_ms;              /* cold load + plan at the latency batch      */
     double peak_rss_mib;
     double rss_before_mib;
     int peak_rss_reset;          /* 1: the high-water mark was reset first    */
@@ -89,7 +93,7 @@ typedef struct ev_bench_result {
     int64_t file_bytes;
     int64_t params;
     double macs;                 /* per image                                 */
-    double arena_mib;            /* activation arena at batch 1               */
+    double arena_mib;            /* activation arena at the latency batch     */
     double cosine_vs_fp32;       /* bf16 with compare_fp32, else NaN          */
     double seconds;              /* wall time of the whole measurement        */
 } ev_bench_result;
