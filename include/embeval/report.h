@@ -145,7 +145,7 @@ enum {
     EV_REPORT_OUT_ITEMS = 1u << 1,   /* report.items.json (per-item sidecar)   */
     EV_REPORT_OUT_MD = 1u << 2,      /* report.md                              */
     EV_REPORT_OUT_CSV = 1u << 3,     /* report.csv                             */
-    EV_REPORT_OUT_HTML = 1u << 4,    /* report.html + charts/*.svg             */
+    EV_REPORT_OUT_HTML = 1u << 4,    /* report.html + charts/ (SVG)           */
     EV_REPORT_ALL = 0x1fu
 };
 
