@@ -164,12 +164,6 @@ EV_API char *ev_report_format_table(const ev_report *r, unsigned flags);
 EV_API char *ev_report_format_markdown(const ev_report *r);
 EV_API char *ev_report_format_csv(const ev_report *r);
 
-/* The HTML report and charts (written by lib/report/html.c): render
- * report.html and charts/ (SVG files) into out_dir from the report JSON
- * text. */
-EV_API ev_status ev_report_write_html(const char *json_text, const char *out_dir, char *errbuf,
-                                      size_t errlen);
-
 /* ---- comparing reports --------------------------------------------------------- */
 
 /* A --fail-on specification: comma-separated "METRIC:LIMIT" terms. LIMIT is
