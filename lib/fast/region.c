@@ -405,6 +405,15 @@ static ev_status sum_dst(bctx *b, const fop *f, const dnnl_memory_desc_t *dmd, b
     }
     bref src;
     EV_TRY(get_input(b, rv, dmd, &src, err));
+    /* a copy in the wanted layout (just made, or an earlier alternate)
+     * that nothing reads later can be summed into directly */
+    const vinfo *q = &b->vi[rv];
+    if (src.kind == BR_INT && src.off == 0 && q->bout < 0 && q->last_fop <= b->pos &&
+        b->r->bufs[src.idx].last_fop <= b->pos && is_dense(dmd) &&
+        !(q->h[0].r.kind == BR_INT && q->h[0].r.idx == src.idx && !ev_fmd_equal(&q->h[0].md, dmd))) {
+        *dst = src;
+        return EV_OK;
+    }
     EV_TRY(alloc_out(b, f->out, dmd, dst, err));
     return reorder_item(b, dmd, src, dmd, *dst, err);
 }
