@@ -201,6 +201,10 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
+    ap.add_argument("--gap-ms", type=float, default=20.0,
+                    help="pause between runs, so that neither runtime's idle threads "
+                         "(which spin-wait for a while after a run) steal the CPU from the "
+                         "other's measured run (default 20)")
     ap.add_argument("--markdown", help="also write the table as Markdown to this file")
     a = ap.parse_args(argv)
     nm = a.node_modules or find_default([os.path.join(ROOT, "build", "parity-node", "node_modules"),
@@ -229,13 +233,18 @@ def main(argv=None):
                 ev.run()
                 ort.run()
             te, to = [], []
+            gap = a.gap_ms / 1e3
             for i in range(a.runs):
                 # alternate which goes first, so neither always follows the other
                 if i % 2:
+                    time.sleep(gap)
                     te.append(ev.run())
+                    time.sleep(gap)
                     to.append(ort.run())
                 else:
+                    time.sleep(gap)
                     to.append(ort.run())
+                    time.sleep(gap)
                     te.append(ev.run())
             ev.close()
             ort.close()

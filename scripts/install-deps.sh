@@ -20,6 +20,7 @@ TEST_PKGS=(
   libonnx-testdata       # ONNX backend conformance cases
   dataset-fashion-mnist  # default dataset
   clang libclang-rt-14-dev  # sanitizers and libFuzzer
+  chromium               # headless browser for the HTML report test (tests/html)
 )
 PY_PKGS=(
   python3-torch python3-torchvision python3-sklearn python3-onnx

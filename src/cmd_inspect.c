@@ -229,6 +229,9 @@ int ev_cmd_inspect(int argc, char **argv)
     ev_model_options o = ev_model_default_options();
     o.allow_unsupported = 1;
     o.threads = 1;
+    /* describe the graph as written: the reference plan (the fast path would
+     * fuse steps and build oneDNN primitives, which inspect does not need) */
+    o.reference_only = 1;
     ev_model *m = ev_model_new(&o);
     if (!m) { cli_error("out of memory"); return EV_EXIT_RUNTIME; }
     ev_status st = ev_model_load(m, path);

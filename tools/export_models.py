@@ -484,8 +484,9 @@ def main(argv=None):
                 stamps = json.load(f)
         except (OSError, ValueError):
             stamps = {}
+        refs = ["ref/%s-%s.npy" % (n, kind) for n in names for kind in ("input", "torch")]
         if stamps.get(key) == fp and all(
-                os.path.exists(os.path.join(args.out, f)) for f in files + [MANIFEST]):
+                os.path.exists(os.path.join(args.out, f)) for f in files + refs + [MANIFEST]):
             print("export_models: %d files in %s are up to date" % (len(files), args.out))
             return 0
 

@@ -12,10 +12,13 @@
 #include "embeval/common.h"
 #include "embeval/model.h"
 #include "embeval/npy.h"
+#include "embeval/metrics.h"
 #include "embeval/dataset.h"
 #include "embeval/image.h"
 #include "embeval/card.h"
 #include "embeval/cache.h"
 #include "embeval/embed.h"
+#include "embeval/bench.h"
+#include "embeval/report.h"
 
 #endif

@@ -46,7 +46,8 @@ enum {
     EV_FAST_NO_POSTOPS = 1 << 0,  /* no activation/sum post-ops: separate ops  */
     EV_FAST_NO_BNFOLD = 1 << 1,   /* keep BatchNormalization (reference)       */
     EV_FAST_NO_VIEWS = 1 << 2,    /* shape ops stay on the reference kernels   */
-    EV_FAST_NO_LNORM = 1 << 3     /* layer norm patterns stay reference        */
+    EV_FAST_NO_LNORM = 1 << 3,    /* layer norm patterns stay reference        */
+    EV_FAST_NO_WINOGRAD = 1 << 4  /* direct convolutions only                  */
 };
 
 /* ev_plan_pass_fn: `user` is a const ev_fast_opts *. */
@@ -69,6 +70,9 @@ int ev_fast_step_is_region(const ev_plan_step *s);
 
 /* Fill *out from the plan's fast regions (zeros if none). */
 void ev_fast_plan_stats(const ev_plan *p, ev_fast_stats *out);
+
+/* Every step and primitive of a plan, one per line (tests/tools only). */
+void ev_fast_dump(const ev_plan *p, ev_buf *out);
 
 /* Profiling (tests/tools only): time every primitive of every region. */
 void ev_fast_profile(int on);

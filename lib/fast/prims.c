@@ -524,16 +524,48 @@ ev_status ev_fconv_create(ev_fctx *c, const ev_fconv_spec *s, ev_fprim *p, ev_er
     pr[0] = s->pad[2];
     pr[1] = s->pad[3];
     dnnl_convolution_desc_t cd;
-    DNNL_TRY(dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
-                                                        dnnl_convolution_direct, &src, &wts,
-                                                        &bias, &dst, strides, dil, pl, pr),
-             "convolution descriptor");
     dnnl_primitive_attr_t attr = NULL;
     EV_TRY(make_attr(&s->post, 1.0f, &attr, err));
     dnnl_primitive_desc_t pd = NULL;
-    dnnl_status_t ds = dnnl_primitive_desc_create(&pd, &cd, attr, c->eng, NULL);
+    dnnl_status_t ds;
+    if (s->winograd && s->dt == dnnl_f32 && (s->dst_dt == 0 || s->dst_dt == dnnl_f32) &&
+        s->kh == 3 && s->kw == 3 && s->stride[0] == 1 && s->stride[1] == 1 && s->dil[0] == 1 &&
+        s->dil[1] == 1 && g == 1 &&
+        dnnl_convolution_forward_desc_init(&cd, dnnl_forward_inference, dnnl_convolution_winograd,
+                                           &src, &wts, &bias, &dst, strides, pl, pr) == dnnl_success &&
+        dnnl_primitive_desc_create(&pd, &cd, attr, c->eng, NULL) == dnnl_success) {
+        const char *impl = NULL;
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+        if (!impl || !strstr(impl, "wino")) {
+            dnnl_primitive_desc_destroy(pd);
+            pd = NULL;
+        }
+    }
+    if (!pd && s->src_have && s->src_have->data_type == s->dt) {
+        /* keep the producer's layout when a fast implementation reads it */
+        if (dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
+                                                       dnnl_convolution_direct, s->src_have, &wts,
+                                                       &bias, &dst, strides, dil, pl, pr) == dnnl_success &&
+            dnnl_primitive_desc_create(&pd, &cd, attr, c->eng, NULL) == dnnl_success) {
+            const char *impl = NULL;
+            dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl);
+            if (!impl || ev_fast_impl_is_ref(impl) || strstr(impl, "gemm")) {
+                dnnl_primitive_desc_destroy(pd);
+                pd = NULL;
+            }
+        }
+    }
+    if (!pd) {
+        ds = dnnl_dilated_convolution_forward_desc_init(&cd, dnnl_forward_inference,
+                                                        dnnl_convolution_direct, &src, &wts, &bias,
+                                                        &dst, strides, dil, pl, pr);
+        if (ds == dnnl_success) ds = dnnl_primitive_desc_create(&pd, &cd, attr, c->eng, NULL);
+        if (ds != dnnl_success) {
+            dnnl_primitive_attr_destroy(attr);
+            return ev_dnnl_err(ds, err, "convolution");
+        }
+    }
     dnnl_primitive_attr_destroy(attr);
-    if (ds != dnnl_success) return ev_dnnl_err(ds, err, "convolution");
     int args[EV_FPRIM_MAXARGS];
     int n = collect_args(&s->post, args, EV_FPRIM_MAXARGS);
     EV_TRY(finish(c, pd, "conv", args, n, p, err));

@@ -152,6 +152,8 @@ typedef struct ev_fconv_spec {
     dnnl_data_type_t dst_dt;      /* output type (0 = dt): f32 keeps a bf16
                                      network's residual stream exact-ish     */
     const dnnl_memory_desc_t *src_have; /* producer's layout or NULL          */
+    int winograd;                 /* try the Winograd algorithm first (f32,
+                                     3x3, stride 1): 1.5-3x fewer flops       */
 } ev_fconv_spec;
 /* Output dims of a conv spec ([n, oc, oh, ow]); false if empty/negative. */
 bool ev_fconv_out_dims(const ev_fconv_spec *s, int64_t out[4]);

@@ -33,7 +33,9 @@ typedef struct xitem {
     int n_bind;
     xbind bind[EV_FPRIM_MAXARGS];
     const char *label;            /* node of the fused op (profiles)           */
-    double prof_ms;               /* accumulated time when profiling           */
+    int nthr;                     /* OpenMP threads it was created for         */
+    double prof_ms;               /* accumulated wall time when profiling      */
+    double prof_cpu_ms;           /* accumulated CPU time of the calling thread */
     int64_t prof_n;
 } xitem;
 
@@ -112,24 +114,30 @@ static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
 {
     region *r = s->ctx;
     char *base = s->scratch;
-    ev_fast_set_threads(r->threads);
     for (int i = 0; i < r->n_items; i++) {
         xitem *it = &r->items[i];
+        ev_fast_set_threads(it->nthr);
         for (int k = 0; k < it->n_bind; k++)
             EV_TRY(ev_fprim_bind(&it->prim, it->bind[k].arg, resolve(s, base, r, &it->bind[k].r), x->err));
         if (it->prim.scratch_bytes > 0)
             EV_TRY(ev_fprim_bind(&it->prim, DNNL_ARG_SCRATCHPAD, base + r->int_bytes, x->err));
-        struct timespec t0, t1;
-        if (g_profile) clock_gettime(CLOCK_MONOTONIC, &t0);
+        struct timespec t0, t1, c0, c1;
+        if (g_profile) {
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+        }
         dnnl_status_t st = dnnl_primitive_execute(it->prim.prim, r->sh->c.stream, it->prim.n_args,
                                                   it->prim.exec);
         if (st != dnnl_success) return ev_dnnl_err(st, x->err, it->prim.kind);
         if (g_profile) {
             clock_gettime(CLOCK_MONOTONIC, &t1);
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
             it->prof_ms += (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) * 1e-6;
+            it->prof_cpu_ms += (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-6;
             it->prof_n++;
         }
     }
+    ev_fast_set_threads(r->threads);
     return EV_OK;
 }
 
@@ -147,6 +155,8 @@ typedef struct bctx {
     int failed;                   /* fop refused by oneDNN                     */
     const char *label;            /* node name of the fop being built          */
     int64_t in_hw;                /* pixels of the model's image input or 0    */
+    int full_threads;             /* the plan's thread count                   */
+    double small_us;              /* fops estimated under this: one thread     */
 } bctx;
 
 static const ev_tensor *VT(const bctx *b, int v) { return &b->p->vals[v]; }
@@ -170,6 +180,7 @@ static ev_status add_item(bctx *b, ev_fprim *prim, xitem **out, ev_err *err)
     memset(it, 0, sizeof *it);
     it->prim = *prim;
     it->label = b->label;
+    it->nthr = b->sh->c.threads;
     if (!strcmp(prim->kind, "reorder")) r->n_reorders++;
     if (prim->scratch_bytes > (size_t)r->dnnl_scratch) r->dnnl_scratch = (int64_t)prim->scratch_bytes;
     *out = it;
@@ -249,9 +260,12 @@ static int is_blocked_plainish(const dnnl_memory_desc_t *md)
     return md->format_kind == dnnl_blocked && md->format_desc.blocking.inner_nblks == 0;
 }
 
-/* Dense: a permutation of a packed layout, no gaps (any dimension order). */
+/* Dense: a permutation of a packed layout, no gaps (any dimension order),
+ * or a blocked layout oneDNN chose (never a view). */
 static int is_dense(const dnnl_memory_desc_t *md)
 {
+    if (md->format_kind == dnnl_blocked && md->format_desc.blocking.inner_nblks > 0)
+        return md->offset0 == 0;
     if (!is_blocked_plainish(md)) return 0;
     int64_t n = 1;
     for (int i = 0; i < md->ndims; i++) n *= md->dims[i];
@@ -391,6 +405,15 @@ static ev_status sum_dst(bctx *b, const fop *f, const dnnl_memory_desc_t *dmd, b
     }
     bref src;
     EV_TRY(get_input(b, rv, dmd, &src, err));
+    /* a copy in the wanted layout (just made, or an earlier alternate)
+     * that nothing reads later can be summed into directly */
+    const vinfo *q = &b->vi[rv];
+    if (src.kind == BR_INT && src.off == 0 && q->bout < 0 && q->last_fop <= b->pos &&
+        b->r->bufs[src.idx].last_fop <= b->pos && is_dense(dmd) &&
+        !(q->h[0].r.kind == BR_INT && q->h[0].r.idx == src.idx && !ev_fmd_equal(&q->h[0].md, dmd))) {
+        *dst = src;
+        return EV_OK;
+    }
     EV_TRY(alloc_out(b, f->out, dmd, dst, err));
     return reorder_item(b, dmd, src, dmd, *dst, err);
 }
@@ -400,7 +423,15 @@ static ev_status build_conv(bctx *b, const fop *f, ev_err *err)
     ev_fconv_spec s = f->conv;
     s.dt = b->dt;
     s.post = f->post;
-    s.src_have = NULL;
+    /* a blocked producer layout (chosen by a Winograd convolution) is kept
+     * by the convolutions that follow when they have a fast kernel for it,
+     * instead of reordering back and forth */
+    const home *hx = &b->vi[f->in[0]].h[0];
+    s.src_have = hx->md.format_kind == dnnl_blocked && hx->md.format_desc.blocking.inner_nblks > 0 &&
+                         hx->r.off == 0
+                     ? &hx->md
+                     : NULL;
+    s.winograd = !(b->o->disable & EV_FAST_NO_WINOGRAD);
     /* bf16: a residual sum accumulates in f32 (the residual stream stays
      * f32). The high-resolution early layers (input >= 1/16 of the image's
      * pixels: stem and first stage) stay f32: rounding errors made there are
@@ -764,19 +795,69 @@ static ev_status build_lnorm(bctx *b, const fop *f, ev_err *err)
     return EV_OK;
 }
 
+/* Strides that read a strided tensor (od, ost) as shape nd without a copy
+ * (NumPy's no-copy reshape rule, C order); false if impossible. */
+static int reshape_strides(int orank, const int64_t *od, const int64_t *ost, int nrank,
+                           const int64_t *nd, int64_t *nst)
+{
+    int64_t odim[DNNL_MAX_NDIMS], ostr[DNNL_MAX_NDIMS];
+    int on = 0;
+    for (int i = 0; i < orank; i++)
+        if (od[i] != 1) {
+            odim[on] = od[i];
+            ostr[on] = ost[i];
+            on++;
+        }
+    int oi = 0, oj = 1, ni = 0, nj = 1;
+    while (ni < nrank && oi < on) {
+        int64_t np = nd[ni], op = odim[oi];
+        while (np != op) {
+            if (np < op) {
+                if (nj >= nrank) return 0;
+                np *= nd[nj++];
+            } else {
+                if (oj >= on) return 0;
+                op *= odim[oj++];
+            }
+        }
+        for (int ok = oi; ok < oj - 1; ok++)
+            if (ostr[ok] != odim[ok + 1] * ostr[ok + 1]) return 0;
+        nst[nj - 1] = ostr[oj - 1];
+        for (int nk = nj - 1; nk > ni; nk--) nst[nk - 1] = nst[nk] * nd[nk];
+        ni = nj++;
+        oi = oj++;
+    }
+    if (oi < on) return 0;
+    int64_t last = ni >= 1 ? nst[ni - 1] : 1;
+    for (int nk = ni; nk < nrank; nk++) nst[nk] = last;
+    return 1;
+}
+
 static ev_status build_reshape(bctx *b, const fop *f, ev_err *err)
 {
     const vinfo *q = &b->vi[f->in[0]];
+    const ev_tensor *yt = VT(b, f->out);
+    int64_t one = 1;
+    int yr = yt->rank ? yt->rank : 1;
+    const int64_t *yd = yt->rank ? yt->dims : &one;
+    /* a view of any strided home when the shapes allow it */
+    for (int i = 0; i < q->n_homes; i++) {
+        const dnnl_memory_desc_t *md = &q->h[i].md;
+        if (!is_blocked_plainish(md) || md->offset0 != 0) continue;
+        int64_t od[DNNL_MAX_NDIMS], ost[DNNL_MAX_NDIMS], nst[DNNL_MAX_NDIMS];
+        for (int k = 0; k < md->ndims; k++) {
+            od[k] = md->dims[k];
+            ost[k] = md->format_desc.blocking.strides[k];
+        }
+        if (!reshape_strides(md->ndims, od, ost, yr, yd, nst)) continue;
+        dnnl_memory_desc_t ymd;
+        EV_TRY(ev_fmd_strided(&ymd, yr, yd, nst, md->data_type, err));
+        set_home(b, f->out, &ymd, q->h[i].r, 1);
+        return EV_OK;
+    }
     dnnl_memory_desc_t md, ymd;
     bref src;
-    int found = 0;
-    for (int i = 0; i < q->n_homes && !found; i++)
-        if (ev_fmd_is_plain(&q->h[i].md)) {
-            md = q->h[i].md;
-            src = q->h[i].r;
-            found = 1;
-        }
-    if (!found) EV_TRY(get_plain(b, f->in[0], q->h[0].md.data_type, &md, &src, err));
+    EV_TRY(get_plain(b, f->in[0], q->h[0].md.data_type, &md, &src, err));
     EV_TRY(plain_md(b, f->out, md.data_type, &ymd, err));
     set_home(b, f->out, &ymd, src, 1);
     return EV_OK;
@@ -877,6 +958,41 @@ static int fop_outs(const fop *f, int *outs)
     }
     outs[0] = f->out;
     return 1;
+}
+
+/* Bytes of a value as f32. */
+static double vbytes(const bctx *b, int v) { return v >= 0 ? 4.0 * (double)ev_tensor_numel(VT(b, v)) : 0.0; }
+
+/* Threads for a fused op: small ones run on the calling thread alone, so
+ * that they cost no OpenMP fork/join (a few microseconds each, much more
+ * when the machine is busy). The estimate is deliberately crude: time at
+ * ~40 GFLOP/s and ~15 GB/s per thread. */
+static int fop_threads(const bctx *b, const fop *f)
+{
+    int full = b->full_threads;
+    if (full <= 1) return full;
+    double flops = 0.0, bytes = vbytes(b, f->out);
+    for (int i = 0; i < f->n_in; i++) bytes += vbytes(b, f->in[i]);
+    if (f->kind == FOP_CONV) {
+        const ev_fconv_spec *c = &f->conv;
+        int64_t od[4];
+        if (ev_fconv_out_dims(c, od))
+            flops = 2.0 * (double)od[0] * (double)od[1] * (double)od[2] * (double)od[3] *
+                    (double)(c->c / c->groups) * (double)c->kh * (double)c->kw;
+        bytes += 4.0 * (double)c->oc * (double)(c->c / c->groups) * (double)(c->kh * c->kw);
+    } else if (f->kind == FOP_MATMUL) {
+        double rows = vbytes(b, f->out) / 4.0 / (double)f->mm_n;
+        flops = 2.0 * rows * (double)f->mm_n * (double)f->mm_k;
+        bytes += 4.0 * (double)f->mm_n * (double)f->mm_k;
+    } else if (f->kind == FOP_BMM) {
+        const ev_tensor *a = VT(b, f->in[0]);
+        flops = 2.0 * vbytes(b, f->out) / 4.0 * (double)a->dims[a->rank - 1];
+    } else if (f->kind == FOP_RESHAPE || f->kind == FOP_TRANSPOSE || f->kind == FOP_SLICE ||
+               f->kind == FOP_SPLIT) {
+        return full; /* views: no primitive unless a reorder is needed */
+    }
+    double us = flops / 40e3 + bytes / 15e3;
+    return us < b->small_us ? 1 : full;
 }
 
 static ev_status build_fop(bctx *b, const fop *f, ev_err *err)
@@ -1008,6 +1124,9 @@ static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
     rgroup *G = &S->groups[gi];
     int nv = g->n_values;
     *bad = -1;
+    bctx b;
+    memset(&b, 0, sizeof b);
+    b.full_threads = S->sh->c.threads;
     region *r = calloc(1, sizeof *r);
     vinfo *vi = calloc((size_t)nv + 1, sizeof *vi);
     int *prodr = malloc(((size_t)nv + 1) * sizeof *prodr);
@@ -1071,8 +1190,6 @@ static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
         }
     }
     for (int i = 0; i < r->n_out; i++) vi[r->out_v[i]].last_fop = INT_MAX;
-    bctx b;
-    memset(&b, 0, sizeof b);
     b.p = p;
     b.o = S->o;
     b.L = L;
@@ -1080,6 +1197,8 @@ static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
     b.sh = S->sh;
     b.dt = S->o->bf16 ? dnnl_bf16 : dnnl_f32;
     b.vi = vi;
+    b.full_threads = S->sh->c.threads;
+    b.small_us = 12.0;
     for (int i = 0; i < g->n_inputs && !b.in_hw; i++) {
         const ev_tensor *t = &p->vals[g->inputs[i]];
         if (t->rank == 4) b.in_hw = t->dims[2] * t->dims[3];
@@ -1108,6 +1227,7 @@ static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
         b.pos = k;
         b.failed = 0;
         b.label = p->steps[f->anchor].node->name;
+        S->sh->c.threads = fop_threads(&b, f);
         st = build_fop(&b, f, err);
         if (st != EV_OK) {
             if (b.failed || st == EV_ERR_UNSUPPORTED) *bad = S->order[G->first + k];
@@ -1127,9 +1247,11 @@ static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
                 goto out;
             }
         }
+        S->sh->c.threads = b.full_threads;
     }
     st = plan_buffers(r, err);
 out:
+    S->sh->c.threads = b.full_threads;
     free(vi);
     free(prodr);
     return st;
@@ -1228,7 +1350,7 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
              * reference kernels; rebuild after this round */
             fop *f = &L.v[bad];
             char lb[200];
-            ev_log(EV_LOG_DEBUG, "fast: node '%s' (%s) stays on the reference kernel: %s",
+            ev_log(EV_LOG_INFO, "fast path: node '%s' (%s) stays on the reference kernel: %s",
                    ev_node_label(p->steps[f->steps[0]].node, lb, sizeof lb),
                    p->steps[f->steps[0]].node->op_type, e2.msg);
             f->failed = 1;
@@ -1303,7 +1425,7 @@ void ev_fast_profile(int on) { g_profile = on; }
 static int cmp_prof(const void *a, const void *b)
 {
     const xitem *const *x = a, *const *y = b;
-    return (*x)->prof_ms < (*y)->prof_ms ? 1 : (*x)->prof_ms > (*y)->prof_ms ? -1 : 0;
+    return (*x)->prof_cpu_ms < (*y)->prof_cpu_ms ? 1 : (*x)->prof_cpu_ms > (*y)->prof_cpu_ms ? -1 : 0;
 }
 
 void ev_fast_profile_report(const ev_plan *p, ev_buf *out, int top)
@@ -1314,25 +1436,55 @@ void ev_fast_profile_report(const ev_plan *p, ev_buf *out, int top)
     xitem **all = malloc(((size_t)n + 1) * sizeof *all);
     if (!all) return;
     n = 0;
-    double total = 0;
+    double total = 0, total_cpu = 0;
+    int64_t runs = 0;
     for (int s = 0; s < p->n_steps; s++)
         if (p->steps[s].fn == region_run) {
             region *r = p->steps[s].ctx;
             for (int i = 0; i < r->n_items; i++) {
                 all[n++] = &r->items[i];
                 total += r->items[i].prof_ms;
+                total_cpu += r->items[i].prof_cpu_ms;
+                if (r->items[i].prof_n > runs) runs = r->items[i].prof_n;
             }
         }
     qsort(all, (size_t)n, sizeof *all, cmp_prof);
     /* totals per primitive kind/implementation */
-    ev_buf_printf(out, "total %.3f ms over %d primitives\n", total, n);
+    if (runs < 1) runs = 1;
+    ev_buf_printf(out, "per run: %.3f ms wall, %.3f ms CPU of the calling thread, %d primitives "
+                       "(sorted by CPU time; GFLOP/s from CPU time)\n",
+                  total / (double)runs, total_cpu / (double)runs, n);
     for (int i = 0; i < n && i < top; i++) {
         xitem *it = all[i];
         double per = it->prof_n ? it->prof_ms / (double)it->prof_n : 0;
-        ev_buf_printf(out, "%8.3f ms %5.1f%%  %-8s %-28s %7.1f GFLOP/s  %s\n", per,
-                      total > 0 ? 100.0 * it->prof_ms / total : 0.0, it->prim.kind, it->prim.impl,
-                      it->prim.flops > 0 && per > 0 ? it->prim.flops / (per * 1e-3) * 1e-9 : 0.0,
+        double cpu = it->prof_n ? it->prof_cpu_ms / (double)it->prof_n : 0;
+        ev_buf_printf(out, "%8.3f ms wall %8.3f ms cpu %5.1f%%  %-8s %-28s t%d %7.1f GFLOP/s  %s\n", per,
+                      cpu, total_cpu > 0 ? 100.0 * it->prof_cpu_ms / total_cpu : 0.0, it->prim.kind,
+                      it->prim.impl, it->nthr,
+                      it->prim.flops > 0 && cpu > 0 ? it->prim.flops / (cpu * 1e-3) * 1e-9 : 0.0,
                       it->label ? it->label : "");
     }
     free(all);
+}
+
+void ev_fast_dump(const ev_plan *p, ev_buf *out)
+{
+    for (int s = 0; s < p->n_steps; s++) {
+        const ev_plan_step *ps = &p->steps[s];
+        if (ps->fn != region_run) {
+            ev_buf_printf(out, "step %d: reference %s (%s)\n", s, ps->node->op_type, ps->node->name);
+            continue;
+        }
+        const region *r = ps->ctx;
+        ev_buf_printf(out, "step %d: region, %d items, %d in, %d out, scratch %lld + %lld bytes\n", s,
+                      r->n_items, r->n_in, r->n_out, (long long)r->int_bytes, (long long)r->dnnl_scratch);
+        for (int i = 0; i < r->n_items; i++) {
+            const xitem *it = &r->items[i];
+            char md[96], sm[96];
+            ev_fmd_str(&it->prim.dst_md, md, sizeof md);
+            ev_fmd_str(&it->prim.src_md, sm, sizeof sm);
+            ev_buf_printf(out, "  %3d %-8s %-30s t%d %-26s <- %-26s %s\n", i, it->prim.kind, it->prim.impl,
+                          it->nthr, md, sm, it->label ? it->label : "");
+        }
+    }
 }

@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     const char *path = NULL;
     int batch = 1, threads = 2, bf16 = 0, min_fused = 0, max_fallbacks = -1;
     double min_frac = 0.0;
-    int disable = 0, profile = 0;
+    int disable = 0, profile = 0, dump = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
@@ -76,6 +76,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--max-fallbacks") && i + 1 < argc) max_fallbacks = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--min-fused-frac") && i + 1 < argc) min_frac = atof(argv[++i]);
         else if (!strcmp(argv[i], "--bf16")) bf16 = 1;
+        else if (!strcmp(argv[i], "--dump")) dump = 1;
         else if (!strcmp(argv[i], "--profile") && i + 1 < argc) profile = atoi(argv[++i]);
         else if (argv[i][0] != '-' && !path) path = argv[i];
         else {
@@ -201,6 +202,13 @@ int main(int argc, char **argv)
             if (!ev_fast_step_is_region(&pf->steps[s]))
                 printf(" %s(%s)", pf->steps[s].node->op_type, pf->steps[s].node->name);
         printf("\n");
+    }
+    if (dump) {
+        ev_buf b;
+        ev_buf_init(&b, 0);
+        ev_fast_dump(pf, &b);
+        printf("%s", b.data ? b.data : "");
+        ev_buf_free(&b);
     }
     if (profile > 0) {
         /* extra timed runs of the fast plan, per primitive */

@@ -1,0 +1,119 @@
+/*
+ * lib/metrics/mx.h — internals shared by the metric modules: prepared
+ * embedding sets (inverse norms, class index), GEMM, seeded RNG, radix sort,
+ * threading rules.
+ *
+ * Threading rule (ENGINE-NOTES: oneDNN uses OpenMP): every parallel loop here
+ * is an OpenMP region with `threads` workers; GEMM is called *inside* those
+ * regions with the per-thread ICV set to 1 (mx_thread_enter), so oneDNN runs
+ * single-threaded and there is never oversubscription. Work is split into
+ * blocks whose boundaries do not depend on the thread count, and every
+ * floating-point reduction runs in block order, so results are bitwise
+ * identical for any thread count.
+ */
+#ifndef EV_METRICS_MX_H
+#define EV_METRICS_MX_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/util.h"
+#include "embeval/metrics.h"
+
+/* A prepared view of one labelled set. */
+typedef struct mx_set {
+    const float *x;
+    int64_t n, d;
+    const int32_t *y;
+    int32_t n_classes;
+    float *inv;                  /* 1 / |x_i| (0 for a zero row)              */
+    double *norm2;               /* |x_i|^2 in double                          */
+    int64_t *cstart;             /* n_classes + 1 offsets into members        */
+    int32_t *members;            /* row ids sorted by (class, row)            */
+} mx_set;
+
+/* Prepare (inverse norms, class index). `name` is used in messages. */
+ev_status mx_set_init(mx_set *s, const ev_labeled_embeddings *v, int32_t n_classes,
+                      const char *name, int threads, ev_err *e);
+void mx_set_free(mx_set *s);
+
+/* C[m x n] = A[m x k] * B[n x k]^T (row-major, leading dims). */
+ev_status mx_gemm_nt(int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                     const float *b, int64_t ldb, float *c, int64_t ldc, ev_err *e);
+
+int mx_threads(int requested);
+/* Call first inside every parallel region that may call GEMM. */
+void mx_thread_enter(void);
+
+/* ---- RNG: xoshiro256** seeded by splitmix64 ---------------------------- */
+typedef struct mx_rng {
+    uint64_t s[4];
+} mx_rng;
+void mx_rng_seed(mx_rng *r, uint64_t seed, uint64_t stream);
+uint64_t mx_rng_next(mx_rng *r);
+/* Uniform integer in [0, n) (Lemire's method; n > 0). */
+uint64_t mx_rng_below(mx_rng *r, uint64_t n);
+/* Uniform double in [0, 1). */
+double mx_rng_double(mx_rng *r);
+
+/* ---- sorting ------------------------------------------------------------ */
+/* Order-preserving key of a float for ascending order (-0.0 == +0.0). */
+static inline uint32_t mx_float_key(float f)
+{
+    union {
+        float f;
+        uint32_t u;
+    } v;
+    v.f = f + 0.0f;              /* -0.0 becomes +0.0 */
+    return (v.u & 0x80000000u) ? ~v.u : (v.u | 0x80000000u);
+}
+/* Stable sort of (score, id) pairs by score descending: equal scores keep
+ * their input order. tmp_s/tmp_i hold n entries. */
+void mx_sort_desc(float *score, int32_t *id, int64_t n, float *tmp_s, int32_t *tmp_i);
+
+/* ---- per-item metric helpers ---------------------------------------------- */
+void mx_metric_set(ev_metric *m, double v);
+void mx_metric_undef(ev_metric *m, const char *reason);
+/* Mean of the non-NaN entries (NaN when there are none), in index order. */
+double mx_mean_skip_nan(const double *x, int64_t n, int64_t *count);
+
+/* ---- module entry points (used by metrics.c) ----------------------------- */
+
+/* The streaming similarity engine: queries q against gallery g (q == g and
+ * self excluded when loo). Retrieval outputs are per query (NaN when
+ * excluded); kNN outputs 0/1 per query. Any output pointer may be NULL to
+ * skip that metric family. */
+typedef struct mx_scan_out {
+    /* retrieval */
+    double *ap, *map_at_r, *r_precision;
+    int n_ks;
+    const int *ks;
+    double *recall_at[EV_METRICS_MAX_K], *precision_at[EV_METRICS_MAX_K];
+    int64_t n_excluded;
+    /* kNN */
+    int knn_k;
+    double knn_t;
+    uint8_t *knn1, *knn_top1, *knn_top5;
+} mx_scan_out;
+ev_status mx_scan(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *o, int threads,
+                  ev_progress_fn progress, void *user, const char *stage, ev_err *e);
+
+/* Silhouette per item (s[i], NaN-free) over set s; returns the mean. */
+ev_status mx_silhouette(const mx_set *s, ev_distance metric, int threads, double *item,
+                        double *mean, ev_err *e);
+
+ev_status mx_kmeans(const mx_set *s, int k, int restarts, int max_iter, uint64_t seed,
+                    int threads, int32_t *assign, double *inertia, ev_err *e);
+
+/* Linear probe: fit on train, top-1 accuracy on test. correct: test.n flags. */
+ev_status mx_linear_probe(const mx_set *train, const mx_set *test, const ev_metrics_options *o,
+                          int threads, uint8_t *correct, double *acc, double *chosen_c,
+                          ev_err *e);
+
+/* Bootstrap CIs of the means of m series over the same resampled items
+ * (every series has n entries; NaN entries are skipped per series after the
+ * first series' NaN pattern: callers pass series with equal NaN patterns). */
+ev_status mx_bootstrap_multi(const double *const *series, int m, int64_t n, int resamples,
+                             uint64_t seed, int threads, double *lo, double *hi, ev_err *e);
+
+#endif
