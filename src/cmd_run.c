@@ -263,10 +263,16 @@ static int read_config(const char *path, settings *s)
     char *buf = malloc((size_t)1 << 20);
     size_t n = buf ? fread(buf, 1, ((size_t)1 << 20) - 1, f) : 0;
     int big = buf && n == ((size_t)1 << 20) - 1 && fgetc(f) != EOF;
+    int rerr = ferror(f) ? errno : 0;
     fclose(f);
     if (!buf) {
         cli_error("out of memory");
         return EV_EXIT_RUNTIME;
+    }
+    if (rerr) { /* e.g. a directory: fopen succeeds, reading fails */
+        free(buf);
+        cli_error("cannot read the config: %s (%s)", strerror(rerr), path);
+        return EV_EXIT_INPUT;
     }
     if (big) {
         free(buf);
