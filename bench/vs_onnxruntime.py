@@ -198,6 +198,8 @@ def main(argv=None):
     ap.add_argument("--opset", default="17")
     ap.add_argument("--batches", default="1,8")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--ev-threads", type=int, default=None,
+                    help="threads for embeval only (default: --threads)")
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
@@ -228,7 +230,8 @@ def main(argv=None):
         for batch in [int(b) for b in a.batches.split(",")]:
             data = gaussian(batch * 3 * 224 * 224, 42)
             ort = Ort(a.node, nm, path, batch, a.threads, 42)
-            ev_load, macs = ev.open(path, batch, a.threads, a.precision == "bf16", data)
+            ev_load, macs = ev.open(path, batch, a.ev_threads if a.ev_threads else a.threads,
+                                    a.precision == "bf16", data)
             for _ in range(a.warmup):
                 ev.run()
                 ort.run()

@@ -18,6 +18,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FZ_MAX_ARENA (16 << 20)
 #define FZ_RUN_ARENA (1 << 20)      /* run only plans this small ...      */
 #define FZ_RUN_MACS 2000000         /* ... and this cheap                 */
+#define FZ_RUN_COST 20000000        /* element visits, see plan_cost()     */
+
+/* A rough upper bound of the work of a plan in element visits: per step,
+ * (input + output elements) x the product of its kernel_shape attribute
+ * (pooling windows), plus the MACs of Conv/Gemm/MatMul. A small arena does
+ * not mean a cheap run: MaxPool with a 200-wide dilated window over 224k
+ * elements (regression timeout-maxpool-window) is legitimate but takes
+ * seconds under ASan, so such plans are planned but not run. */
+static int64_t plan_cost(const ev_plan *p)
+{
+    int64_t cost = p->macs;
+    for (int s = 0; s < p->n_steps; s++) {
+        const ev_plan_step *st = &p->steps[s];
+        int64_t elems = 0, win = 1, cnt = 0;
+        for (int i = 0; i < st->n_in; i++)
+            if (st->in[i]) elems += ev_tensor_numel(st->in[i]);
+        for (int i = 0; i < st->n_out; i++)
+            if (st->out[i]) elems += ev_tensor_numel(st->out[i]);
+        const int64_t *ks = st->node ? ev_attr_ints(st->node, "kernel_shape", &cnt) : NULL;
+        for (int64_t k = 0; ks && k < cnt; k++) {
+            if (ks[k] <= 0 || win > INT64_MAX / 2 / (ks[k] + 1)) return INT64_MAX;
+            win *= ks[k];
+        }
+        if (elems < 0 || (win && elems > INT64_MAX / 4 / win)) return INT64_MAX;
+        cost += elems * win;
+        if (cost > INT64_MAX / 4) return INT64_MAX;
+    }
+    return cost;
+}
 
 static void fill(ev_tensor *t, size_t n)
 {
@@ -73,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         po.const_inputs_max = size && (data[size - 1] & 1) ? 64 : 0; /* both plan flavours */
         ev_plan *p = NULL;
         if (ev_plan_build(g, in, g->n_inputs, &po, &p, &err) == EV_OK) {
-            if (p->arena_bytes <= FZ_RUN_ARENA && p->macs <= FZ_RUN_MACS) {
+            if (p->arena_bytes <= FZ_RUN_ARENA && p->macs <= FZ_RUN_MACS && plan_cost(p) <= FZ_RUN_COST) {
                 void *arena = ev_malloc_aligned((size_t)p->arena_bytes + 64);
                 ev_exec_ctx x = {1, &err};
                 if (arena) ev_plan_execute(p, arena, in, g->n_inputs, &x);

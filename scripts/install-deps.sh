@@ -25,6 +25,7 @@ TEST_PKGS=(
 PY_PKGS=(
   python3-torch python3-torchvision python3-sklearn python3-onnx
   python3-numpy python3-pil python3-skimage
+  python3-jsonschema     # tests/run: report.json against docs/report.schema.json
 )
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")

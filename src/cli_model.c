@@ -56,3 +56,40 @@ void cli_format_count(int64_t v, char *buf, size_t len)
     out[o] = 0;
     snprintf(buf, len, "%s", out);
 }
+
+int cli_model_limit_option(const char *cmd, int argc, char **argv, int *i, ev_model_options *o)
+{
+    static const struct {
+        const char *name;
+        int64_t max, scale;
+    } opts[] = {{"--max-tensor-mb", (int64_t)1 << 30, (int64_t)1 << 20},
+                {"--max-model-mb", (int64_t)1 << 30, (int64_t)1 << 20},
+                {"--max-nodes", (int64_t)1 << 30, 1}};
+    const char *a = argv[*i];
+    for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+        size_t n = strlen(opts[k].name);
+        const char *v;
+        if (!strcmp(a, opts[k].name)) {
+            if (*i + 1 >= argc) {
+                cli_usage_error(cmd, "%s needs a value", opts[k].name);
+                return -1;
+            }
+            v = argv[++*i];
+        } else if (!strncmp(a, opts[k].name, n) && a[n] == '=') {
+            v = a + n + 1;
+        } else {
+            continue;
+        }
+        int64_t val;
+        if (!cli_parse_int(v, 1, opts[k].max, &val)) {
+            cli_usage_error(cmd, "%s must be an integer in 1..%lld, got '%s'", opts[k].name,
+                            (long long)opts[k].max, v);
+            return -1;
+        }
+        if (k == 0) o->max_tensor_bytes = val * opts[k].scale;
+        else if (k == 1) o->max_file_bytes = val * opts[k].scale;
+        else o->max_nodes = val;
+        return 1;
+    }
+    return 0;
+}

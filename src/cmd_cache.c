@@ -94,6 +94,10 @@ int ev_cmd_cache(int argc, char **argv)
     char db[4200];
     snprintf(db, sizeof db, "%s/embeddings.sqlite3", dir);
     struct stat st;
+    if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) {
+        cli_error("%s is not a directory (the cache directory)", dir);
+        return EV_EXIT_RUNTIME;
+    }
     if (stat(db, &st) != 0) {
         /* nothing to show or clear: do not create a cache just to say so */
         if (json) {

@@ -12,6 +12,7 @@ static void help(void)
 {
     printf("Usage: embeval infer MODEL.onnx --input [NAME=]X.npy [--input ...] --output Y.npy\n"
            "                    [--output-name NAME] [--threads N] [--reference] [--bf16]\n"
+           "                    [--max-tensor-mb N] [--max-model-mb N] [--max-nodes N]\n"
            "\n"
            "Run MODEL.onnx once on the arrays in the given .npy files and write one\n"
            "output to a .npy file (NumPy format 1.0, C order).\n"
@@ -31,6 +32,7 @@ static void help(void)
            "                       path): slower, the ground truth for comparisons\n"
            "  --bf16               bfloat16 weights/activations on the fast path (fp32\n"
            "                       accumulation); ignored with --reference\n"
+           CLI_MODEL_LIMITS_HELP
            "  -h, --help           show this help\n"
            "\n"
            "Exit status: 0 ok; 2 usage error; 3 the model or an input file is invalid or\n"
@@ -47,9 +49,13 @@ int ev_cmd_infer(int argc, char **argv)
     int n_in_args = 0;
     int64_t threads = 0;
     int reference = 0, bf16 = 0;
+    ev_model_options o = ev_model_default_options();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = NULL;
+        int lim = cli_model_limit_option("infer", argc, argv, &i, &o);
+        if (lim < 0) return EV_EXIT_USAGE;
+        if (lim) continue;
 #define OPT(name) (!strcmp(a, name) || (!strncmp(a, name "=", sizeof(name)) && (v = a + sizeof(name))))
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return EV_EXIT_OK; }
         if (!strcmp(a, "--reference")) { reference = 1; continue; }
@@ -77,7 +83,6 @@ int ev_cmd_infer(int argc, char **argv)
     if (!n_in_args) return cli_usage_error("infer", "no --input given");
     if (!out_path) return cli_usage_error("infer", "no --output given");
 
-    ev_model_options o = ev_model_default_options();
     o.threads = (int)threads;
     o.reference_only = reference;
     o.precision = bf16 ? EV_PRECISION_BF16 : EV_PRECISION_FP32;

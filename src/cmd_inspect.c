@@ -12,6 +12,7 @@ const char ev_cmd_inspect_summary[] = "describe an ONNX model: inputs, outputs, 
 static void help(void)
 {
     printf("Usage: embeval inspect MODEL.onnx [--json] [--batch N] [--shape NAME=d0,d1,...]\n"
+           "                      [--max-tensor-mb N] [--max-model-mb N] [--max-nodes N]\n"
            "\n"
            "Describe an ONNX model without running it: inputs and outputs with their\n"
            "shapes, the op histogram, the parameter count (elements of all floating-point\n"
@@ -29,6 +30,7 @@ static void help(void)
            "  --shape NAME=d0,d1,...\n"
            "                       concrete shape of input NAME (repeatable); needed when\n"
            "                       an input has dynamic dimensions other than the first\n"
+           CLI_MODEL_LIMITS_HELP
            "  -h, --help           show this help\n"
            "\n"
            "Exit status: 0 ok; 2 usage error; 3 the model is malformed or uses ops\n"
@@ -203,8 +205,12 @@ int ev_cmd_inspect(int argc, char **argv)
     int64_t batch = 1;
     cli_shape_arg shapes[64];
     int n_shapes = 0;
+    ev_model_options o = ev_model_default_options();
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int lim = cli_model_limit_option("inspect", argc, argv, &i, &o);
+        if (lim < 0) return EV_EXIT_USAGE;
+        if (lim) continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) { help(); return EV_EXIT_OK; }
         else if (!strcmp(a, "--json")) json = 1;
         else if (!strcmp(a, "--batch") || !strncmp(a, "--batch=", 8)) {
@@ -226,7 +232,6 @@ int ev_cmd_inspect(int argc, char **argv)
     }
     if (!path) return cli_usage_error("inspect", "no model given");
 
-    ev_model_options o = ev_model_default_options();
     o.allow_unsupported = 1;
     o.threads = 1;
     /* describe the graph as written: the reference plan (the fast path would

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -110,6 +111,12 @@ static int labels_read(const char *path, labels *l)
     FILE *f = fopen(path, "rb");
     if (!f) {
         cli_error("cannot open labels file: %s (%s)", strerror(errno), path);
+        return EV_EXIT_INPUT;
+    }
+    struct stat fst;
+    if (fstat(fileno(f), &fst) == 0 && S_ISDIR(fst.st_mode)) {
+        fclose(f);
+        cli_error("%s is a directory, expected a labels file", path);
         return EV_EXIT_INPUT;
     }
     long size = -1;

@@ -287,7 +287,9 @@ ev_status ev_bench_model(const char *path, const ev_bench_options *opt, ev_bench
     double t0 = now_ms();
     st = ev_model_load(m, path);
     if (st != EV_OK) {
-        ev_err_set(&e, st, "%s (%s)", ev_model_errmsg(m), path);
+        /* the loader's message already names the file */
+        if (strstr(ev_model_errmsg(m), path)) ev_err_set(&e, st, "%s", ev_model_errmsg(m));
+        else ev_err_set(&e, st, "%s (%s)", ev_model_errmsg(m), path);
         goto done;
     }
     if ((st = make_inputs(m, path, o.latency_batch, &o, &in, &e)) != EV_OK) goto done;

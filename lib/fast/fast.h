@@ -47,7 +47,9 @@ enum {
     EV_FAST_NO_BNFOLD = 1 << 1,   /* keep BatchNormalization (reference)       */
     EV_FAST_NO_VIEWS = 1 << 2,    /* shape ops stay on the reference kernels   */
     EV_FAST_NO_LNORM = 1 << 3,    /* layer norm patterns stay reference        */
-    EV_FAST_NO_WINOGRAD = 1 << 4  /* direct convolutions only                  */
+    EV_FAST_NO_WINOGRAD = 1 << 4, /* direct convolutions only                  */
+    EV_FAST_NO_ADAPT = 1 << 5,    /* always the full thread count              */
+    EV_FAST_ALT_ONLY = 1 << 6     /* always the one-thread variant (tests)     */
 };
 
 /* ev_plan_pass_fn: `user` is a const ev_fast_opts *. */
@@ -70,6 +72,24 @@ int ev_fast_step_is_region(const ev_plan_step *s);
 
 /* Fill *out from the plan's fast regions (zeros if none). */
 void ev_fast_plan_stats(const ev_plan *p, ev_fast_stats *out);
+
+/* Adaptive threads (region.c): which variant of a region runs next. With
+ * the machine to itself the full thread count is fastest; when other
+ * processes compete for the cores, OpenMP regions wait for descheduled
+ * threads and a one-thread variant can be several times faster. */
+typedef struct ev_fast_adapt {
+    double best_full, ema_full, ema_one;
+    int n_full, n_one;
+    int mode;                     /* 0 full threads, 1 one thread              */
+    int explore;                  /* next run tries the other variant          */
+    int cool;                     /* runs before the next exploration          */
+    int since;                    /* runs in one-thread mode                   */
+} ev_fast_adapt;
+/* 1 if the next run should use the one-thread variant. */
+int ev_fast_adapt_choose(const ev_fast_adapt *a);
+/* Record a run of `one` (0/1) that took ms; `alt_ok` 0 if no one-thread
+ * variant can exist (never explore). */
+void ev_fast_adapt_update(ev_fast_adapt *a, int one, double ms, int alt_ok);
 
 /* Every step and primitive of a plan, one per line (tests/tools only). */
 void ev_fast_dump(const ev_plan *p, ev_buf *out);

@@ -38,6 +38,7 @@ typedef struct fop {
     int n_xout;                   /* FOP_SPLIT: all outputs (out = xout[0])    */
     int xout[FOP_MAX_IN];
     int failed;                   /* oneDNN refused it: reference kernels      */
+    const char *label;            /* node name of the anchor (logs, profiles)  */
     ev_fpost post;                /* eltwise/sum post-ops (conv/matmul/binary) */
     int sum_in;                   /* index in in[] of the sum post-op operand,
                                      -1 if none                              */

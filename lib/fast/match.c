@@ -322,6 +322,7 @@ static ev_status commit(mctx *m, fop *f, ev_err *err)
         if (f->steps[i] > f->anchor) f->anchor = f->steps[i];
         L->claim[f->steps[i]] = L->n;
     }
+    f->label = SN(m, f->anchor)->name;
     L->v[L->n++] = *f;
     return EV_OK;
 }

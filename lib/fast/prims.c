@@ -5,6 +5,7 @@
 
 #include <omp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- context, errors, threads -------------------------------------------- */
@@ -72,9 +73,17 @@ ev_status ev_fctx_init(ev_fctx *c, int threads, ev_err *err)
     return EV_OK;
 }
 
+typedef struct ev_fweights {
+    const void *src;
+    dnnl_memory_desc_t md;
+    void *buf;
+} ev_fweights;
+
 void ev_fctx_fini(ev_fctx *c)
 {
     if (!c) return;
+    for (int i = 0; i < c->n_wcache; i++) ev_free_aligned(c->wcache[i].buf);
+    free(c->wcache);
     if (c->scratch_mem) dnnl_memory_destroy(c->scratch_mem);
     ev_free_aligned(c->scratch);
     if (c->stream) dnnl_stream_destroy(c->stream);
@@ -417,15 +426,10 @@ out:
 
 /* Reorder `src` (plain user data, described by `umd`) into a new buffer
  * laid out as `want`; the buffer is owned by p. */
-static ev_status own_reordered(ev_fctx *c, ev_fprim *p, const dnnl_memory_desc_t *umd,
-                               const void *src, const dnnl_memory_desc_t *want, void **out,
-                               ev_err *err)
+/* One reorder of constant data into buf (laid out as want). */
+static ev_status reorder_once(ev_fctx *c, const dnnl_memory_desc_t *umd, const void *src,
+                              const dnnl_memory_desc_t *want, void *buf, ev_err *err)
 {
-    EV_FAIL_IF(p->n_owned >= 4, err, EV_ERR_INTERNAL, "oneDNN: too many owned buffers");
-    size_t bytes = dnnl_memory_desc_get_size(want);
-    void *buf = ev_calloc_aligned(bytes ? bytes : 1);
-    EV_FAIL_IF(!buf, err, EV_ERR_NOMEM, "oneDNN: out of memory for weights (%zu bytes)", bytes);
-    p->owned[p->n_owned++] = buf;
     dnnl_memory_t ms = NULL, md = NULL;
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t r = NULL;
@@ -443,6 +447,49 @@ static ev_status own_reordered(ev_fctx *c, ev_fprim *p, const dnnl_memory_desc_t
     if (ms) dnnl_memory_destroy(ms);
     if (md) dnnl_memory_destroy(md);
     if (s != dnnl_success) return ev_dnnl_err(s, err, "weights reorder");
+    return EV_OK;
+}
+
+static ev_status own_reordered(ev_fctx *c, ev_fprim *p, const dnnl_memory_desc_t *umd,
+                               const void *src, const dnnl_memory_desc_t *want, void **out,
+                               ev_err *err)
+{
+    if (!c->share_weights) {
+        /* private copy owned by the primitive */
+        EV_FAIL_IF(p->n_owned >= 4, err, EV_ERR_INTERNAL, "oneDNN: too many owned buffers");
+        size_t bytes = dnnl_memory_desc_get_size(want);
+        void *buf = ev_calloc_aligned(bytes ? bytes : 1);
+        EV_FAIL_IF(!buf, err, EV_ERR_NOMEM, "oneDNN: out of memory for weights (%zu bytes)", bytes);
+        p->owned[p->n_owned++] = buf;
+        EV_TRY(reorder_once(c, umd, src, want, buf, err));
+        *out = buf;
+        return EV_OK;
+    }
+    for (int i = 0; i < c->n_wcache; i++)
+        if (c->wcache[i].src == src && dnnl_memory_desc_equal(&c->wcache[i].md, want)) {
+            *out = c->wcache[i].buf;
+            return EV_OK;
+        }
+    if (c->n_wcache == c->cap_wcache) {
+        int nc = c->cap_wcache ? c->cap_wcache * 2 : 64;
+        ev_fweights *nw = realloc(c->wcache, (size_t)nc * sizeof *nw);
+        EV_FAIL_IF(!nw, err, EV_ERR_NOMEM, "oneDNN: out of memory for weights");
+        c->wcache = nw;
+        c->cap_wcache = nc;
+    }
+    size_t bytes = dnnl_memory_desc_get_size(want);
+    void *buf = ev_calloc_aligned(bytes ? bytes : 1);
+    EV_FAIL_IF(!buf, err, EV_ERR_NOMEM, "oneDNN: out of memory for weights (%zu bytes)", bytes);
+    ev_status rs = reorder_once(c, umd, src, want, buf, err);
+    if (rs != EV_OK) {
+        ev_free_aligned(buf);
+        return rs;
+    }
+    ev_fweights *w = &c->wcache[c->n_wcache++];
+    w->src = src;
+    w->md = *want;
+    w->buf = buf;
+    c->wcache_bytes += bytes;
     *out = buf;
     return EV_OK;
 }

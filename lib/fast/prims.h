@@ -42,6 +42,15 @@ typedef struct ev_fctx {
     size_t scratch_cap;
     dnnl_memory_t scratch_mem;    /* 1-D u8 memory over `scratch`             */
     int n_ref_refused;            /* statistics                               */
+    /* Reordered constant weights, keyed by (source data, layout): primitives
+     * of one context that read the same weights in the same layout (e.g. the
+     * full-thread and one-thread variants of a region) share one copy. Owned
+     * by the context. Only when share_weights is set: the caller promises
+     * that weight pointers stay valid (and unchanged) while it lives. */
+    int share_weights;
+    int n_wcache, cap_wcache;
+    struct ev_fweights *wcache;
+    size_t wcache_bytes;
 } ev_fctx;
 
 /* threads <= 0: all processors (omp_get_num_procs). */

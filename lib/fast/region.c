@@ -78,19 +78,44 @@ typedef struct region {
     int64_t int_bytes;            /* internal buffers                           */
     int64_t dnnl_scratch;         /* shared oneDNN scratchpad (after buffers)   */
     int n_fops, n_nodes, n_reorders;
-    int n_fallbacks_total;          /* recorded on the plan's first region  */
-    void *last_base;              /* pointers bound for this scratch base       */
+    int n_fallbacks_total;        /* recorded on the plan's first region        */
+    /* what is needed to build the region again (the one-thread variant) */
+    ev_plan *p;
+    ev_fast_opts o;
+    int n_fcopy;
+    fop *fcopy;                   /* the region's fused ops, in order           */
+    int owns_weights;             /* fcopy's w_own/b_own are freed with it      */
+    /* Adaptive threads. With the machine to itself, the full thread count
+     * is fastest. When other processes compete for the cores, every OpenMP
+     * parallel region waits for its slowest (descheduled) thread and the
+     * full-thread primitives can run several times slower than on one
+     * thread. A one-thread variant of the region (same fused ops, primitives
+     * created for one thread, weights shared) is then built and the faster
+     * one used; see region_run. Never more than the requested threads. */
+    int adaptive;
+    struct region *alt;           /* one-thread variant, built on demand        */
+    int alt_failed;
+    void *alt_mem;                /* alt only: its buffers + scratchpad         */
+    ev_fast_adapt ad;
 } region;
 
 static void region_free(void *ctx)
 {
     region *r = ctx;
     if (!r) return;
+    region_free(r->alt);
     for (int i = 0; i < r->n_items; i++) ev_fprim_free(&r->items[i].prim);
     free(r->items);
     free(r->bufs);
     free(r->in_v);
     free(r->out_v);
+    if (r->owns_weights)
+        for (int i = 0; i < r->n_fcopy; i++) {
+            free(r->fcopy[i].w_own);
+            free(r->fcopy[i].b_own);
+        }
+    free(r->fcopy);
+    ev_free_aligned(r->alt_mem);
     if (r->sh && --r->sh->refs == 0) {
         ev_fctx_fini(&r->sh->c);
         free(r->sh);
@@ -110,10 +135,8 @@ static void *resolve(const ev_plan_step *s, char *base, const region *r, const b
     }
 }
 
-static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
+static ev_status run_items(region *r, const ev_plan_step *s, char *base, ev_exec_ctx *x)
 {
-    region *r = s->ctx;
-    char *base = s->scratch;
     for (int i = 0; i < r->n_items; i++) {
         xitem *it = &r->items[i];
         ev_fast_set_threads(it->nthr);
@@ -138,6 +161,84 @@ static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
         }
     }
     ev_fast_set_threads(r->threads);
+    return EV_OK;
+}
+
+static ev_status build_alt(region *r, ev_err *err);
+
+static double mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
+
+/* Adaptive policy (per region, wall time of the region per run):
+ *   full mode: when the smoothed time exceeds 1.5x the best full-thread
+ *     time seen (contention), try the one-thread variant once; switch if it
+ *     is at least 10% faster, else wait 32 runs before trying again;
+ *   one-thread mode: every 16 runs try the full variant once; switch back
+ *     when it is faster (the machine became quiet).
+ * On a quiet machine the full variant stays within 1.5x of its best and
+ * nothing else ever runs. */
+int ev_fast_adapt_choose(const ev_fast_adapt *a) { return a->explore ? !a->mode : a->mode; }
+
+void ev_fast_adapt_update(ev_fast_adapt *a, int one, double dt, int alt_ok)
+{
+    int explored = a->explore;
+    a->explore = 0;
+    if (a->cool > 0) a->cool--;
+    /* an exploration run is compared as measured (the other variant's
+     * average is stale) */
+    if (!one) {
+        a->n_full++;
+        if (a->n_full == 1 || dt < a->best_full) a->best_full = dt;
+        a->ema_full = a->n_full == 1 || explored ? dt : 0.7 * a->ema_full + 0.3 * dt;
+        if (explored && a->mode == 1 && dt < a->ema_one) a->mode = 0;
+    } else {
+        a->n_one++;
+        a->ema_one = a->n_one == 1 || explored ? dt : 0.7 * a->ema_one + 0.3 * dt;
+        if (explored && a->mode == 0) {
+            if (dt < 0.9 * a->ema_full) {
+                a->mode = 1;
+                a->since = 0;
+            } else {
+                a->cool = 32;
+            }
+        }
+    }
+    if (!alt_ok) {
+        a->mode = 0;
+        return;
+    }
+    if (a->mode == 0) {
+        if (a->cool == 0 && a->n_full >= 4 && a->ema_full > 1.5 * a->best_full) a->explore = 1;
+    } else if (++a->since % 16 == 0) {
+        a->explore = 1;
+    }
+}
+
+static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
+{
+    region *r = s->ctx;
+    if (!r->adaptive) return run_items(r, s, s->scratch, x);
+    if (r->o.disable & EV_FAST_ALT_ONLY) return run_items(r->alt, s, r->alt_mem, x);
+    int one = ev_fast_adapt_choose(&r->ad);
+    if (one && !r->alt && !r->alt_failed) {
+        ev_err e2;
+        ev_err_clear(&e2);
+        if (build_alt(r, &e2) != EV_OK) {
+            r->alt_failed = 1;
+            ev_log(EV_LOG_INFO, "fast path: no one-thread variant: %s", e2.msg);
+        } else {
+            ev_log(EV_LOG_INFO, "fast path: the cores are busy: built a one-thread variant of a region");
+        }
+    }
+    if (one && !r->alt) one = 0;
+    double t0 = mono_ms();
+    ev_status st = one ? run_items(r->alt, s, r->alt_mem, x) : run_items(r, s, s->scratch, x);
+    if (st != EV_OK) return st;
+    ev_fast_adapt_update(&r->ad, one, mono_ms() - t0, !r->alt_failed);
     return EV_OK;
 }
 
@@ -1115,97 +1216,50 @@ static void free_groups(pass_state *S)
     }
 }
 
-/* Build region gi. On a oneDNN refusal, *bad = the refused fop. */
-static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
+/* Build the items of region r from r->fcopy and its boundary (in_v/out_v),
+ * creating primitives for at most `threads` threads. On a oneDNN refusal
+ * *bad = the index in fcopy of the refused fop. */
+static ev_status build_items(region *r, int threads, int *bad, ev_err *err)
 {
-    ev_plan *p = S->p;
+    ev_plan *p = r->p;
     const ev_graph *g = p->g;
-    fop_list *L = S->L;
-    rgroup *G = &S->groups[gi];
     int nv = g->n_values;
     *bad = -1;
     bctx b;
     memset(&b, 0, sizeof b);
-    b.full_threads = S->sh->c.threads;
-    region *r = calloc(1, sizeof *r);
+    fshared *sh = r->sh;
+    int saved = sh->c.threads;
     vinfo *vi = calloc((size_t)nv + 1, sizeof *vi);
-    int *prodr = malloc(((size_t)nv + 1) * sizeof *prodr);
     ev_status st = EV_OK;
-    if (!r || !vi || !prodr) {
-        free(r);
-        free(vi);
-        free(prodr);
-        return ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
-    }
-    r->sh = S->sh;
-    S->sh->refs++;
-    r->threads = S->sh->c.threads;
-    G->r = r;
+    if (!vi) return ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
+    r->threads = threads;
     for (int v = 0; v < nv; v++) {
         vi[v].bin = vi[v].bout = -1;
         vi[v].last_fop = -1;
-        prodr[v] = -1;
     }
-    for (int k = 0; k < G->n; k++) {
-        int outs[FOP_MAX_IN], no = fop_outs(&L->v[S->order[G->first + k]], outs);
-        for (int j = 0; j < no; j++) prodr[outs[j]] = gi;
-    }
-    /* boundary outputs: read outside the region, or graph outputs */
-    r->in_v = malloc(((size_t)nv + 1) * sizeof *r->in_v);
-    r->out_v = malloc(((size_t)nv + 1) * sizeof *r->out_v);
-    if (!r->in_v || !r->out_v) {
-        st = ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
-        goto out;
-    }
-    for (int s = 0; s < p->n_steps; s++) {
-        int f = L->claim[s];
-        int rs = f >= 0 ? S->fop_region[f] : -1;
-        const ev_plan_step *ps = &p->steps[s];
-        for (int k = 0; k < ps->n_in; k++) {
-            int v = ps->in_v[k];
-            if (v >= 0 && prodr[v] == gi && rs != gi && vi[v].bout < 0) {
-                vi[v].bout = r->n_out;
-                r->out_v[r->n_out++] = v;
-            }
-        }
-    }
-    for (int i = 0; i < g->n_outputs; i++) {
-        int v = g->outputs[i];
-        if (prodr[v] == gi && vi[v].bout < 0) {
-            vi[v].bout = r->n_out;
-            r->out_v[r->n_out++] = v;
-        }
-    }
-    for (int k = 0; k < G->n; k++) {
-        const fop *f = &L->v[S->order[G->first + k]];
-        for (int i = 0; i < f->n_in; i++) {
-            int v = f->in[i];
-            if (v < 0) continue;
-            vi[v].last_fop = k;
-            if (p->state[v] == EV_VS_CONST) continue; /* home set below */
-            if (prodr[v] != gi && vi[v].bin < 0) {
-                vi[v].bin = r->n_in;
-                r->in_v[r->n_in++] = v;
-            }
-        }
+    for (int i = 0; i < r->n_in; i++) vi[r->in_v[i]].bin = i;
+    for (int i = 0; i < r->n_out; i++) vi[r->out_v[i]].bout = i;
+    for (int k = 0; k < r->n_fcopy; k++) {
+        const fop *f = &r->fcopy[k];
+        for (int i = 0; i < f->n_in; i++)
+            if (f->in[i] >= 0) vi[f->in[i]].last_fop = k;
     }
     for (int i = 0; i < r->n_out; i++) vi[r->out_v[i]].last_fop = INT_MAX;
     b.p = p;
-    b.o = S->o;
-    b.L = L;
+    b.o = &r->o;
     b.r = r;
-    b.sh = S->sh;
-    b.dt = S->o->bf16 ? dnnl_bf16 : dnnl_f32;
+    b.sh = sh;
+    b.dt = r->o.bf16 ? dnnl_bf16 : dnnl_f32;
     b.vi = vi;
-    b.full_threads = S->sh->c.threads;
+    b.full_threads = threads;
     b.small_us = 12.0;
     for (int i = 0; i < g->n_inputs && !b.in_hw; i++) {
         const ev_tensor *t = &p->vals[g->inputs[i]];
         if (t->rank == 4) b.in_hw = t->dims[2] * t->dims[3];
     }
     /* constant inputs of fops (Concat of a class token, ...): read in place */
-    for (int k = 0; k < G->n; k++) {
-        const fop *f = &L->v[S->order[G->first + k]];
+    for (int k = 0; k < r->n_fcopy; k++) {
+        const fop *f = &r->fcopy[k];
         for (int i = 0; i < f->n_in; i++) {
             int v = f->in[i];
             if (v < 0 || p->state[v] != EV_VS_CONST || vi[v].n_homes) continue;
@@ -1222,15 +1276,16 @@ static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
         bref br = {BR_IN, i, 0, NULL};
         set_home(&b, v, &md, br, 1);
     }
-    for (int k = 0; k < G->n; k++) {
-        const fop *f = &L->v[S->order[G->first + k]];
+    r->n_fops = r->n_nodes = 0;
+    for (int k = 0; k < r->n_fcopy; k++) {
+        const fop *f = &r->fcopy[k];
         b.pos = k;
         b.failed = 0;
-        b.label = p->steps[f->anchor].node->name;
-        S->sh->c.threads = fop_threads(&b, f);
+        b.label = f->label;
+        sh->c.threads = fop_threads(&b, f);
         st = build_fop(&b, f, err);
         if (st != EV_OK) {
-            if (b.failed || st == EV_ERR_UNSUPPORTED) *bad = S->order[G->first + k];
+            if (b.failed || st == EV_ERR_UNSUPPORTED) *bad = k;
             goto out;
         }
         r->n_fops++;
@@ -1243,17 +1298,139 @@ static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
             bref ob = {BR_OUT, q->bout, 0, NULL};
             if ((st = plain_md(&b, outs[j], dnnl_f32, &pm, err)) != EV_OK) goto out;
             if ((st = reorder_item(&b, &q->h[0].md, q->h[0].r, &pm, ob, err)) != EV_OK) {
-                if (st == EV_ERR_UNSUPPORTED) *bad = S->order[G->first + k];
+                if (st == EV_ERR_UNSUPPORTED) *bad = k;
                 goto out;
             }
         }
-        S->sh->c.threads = b.full_threads;
+        sh->c.threads = threads;
     }
     st = plan_buffers(r, err);
 out:
-    S->sh->c.threads = b.full_threads;
+    sh->c.threads = saved;
     free(vi);
+    return st;
+}
+
+/* The one-thread variant of r, with its own buffers and scratchpad. */
+static ev_status build_alt(region *r, ev_err *err)
+{
+    region *a = calloc(1, sizeof *a);
+    EV_FAIL_IF(!a, err, EV_ERR_NOMEM, "fast path: out of memory");
+    a->sh = r->sh;
+    r->sh->refs++;
+    a->p = r->p;
+    a->o = r->o;
+    a->n_in = r->n_in;
+    a->n_out = r->n_out;
+    a->in_v = malloc(((size_t)r->n_in + 1) * sizeof(int));
+    a->out_v = malloc(((size_t)r->n_out + 1) * sizeof(int));
+    a->fcopy = malloc(((size_t)r->n_fcopy + 1) * sizeof(fop));
+    ev_status st = EV_OK;
+    int bad;
+    if (!a->in_v || !a->out_v || !a->fcopy) {
+        st = ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
+        goto fail;
+    }
+    memcpy(a->in_v, r->in_v, (size_t)r->n_in * sizeof(int));
+    memcpy(a->out_v, r->out_v, (size_t)r->n_out * sizeof(int));
+    memcpy(a->fcopy, r->fcopy, (size_t)r->n_fcopy * sizeof(fop)); /* weights borrowed */
+    a->n_fcopy = r->n_fcopy;
+    if ((st = build_items(a, 1, &bad, err)) != EV_OK) goto fail;
+    a->alt_mem = ev_malloc_aligned((size_t)(a->int_bytes + a->dnnl_scratch + 64));
+    if (!a->alt_mem) {
+        st = ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
+        goto fail;
+    }
+    r->alt = a;
+    r->alt_mem = a->alt_mem;
+    a->alt_mem = NULL; /* freed with r */
+    return EV_OK;
+fail:
+    region_free(a);
+    return st;
+}
+
+/* Build region gi: boundary, copies of its fops, items. On a oneDNN
+ * refusal, *bad = the refused fop (index in S->L). */
+static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
+{
+    ev_plan *p = S->p;
+    const ev_graph *g = p->g;
+    fop_list *L = S->L;
+    rgroup *G = &S->groups[gi];
+    int nv = g->n_values;
+    *bad = -1;
+    region *r = calloc(1, sizeof *r);
+    int *prodr = malloc(((size_t)nv + 1) * sizeof *prodr);
+    unsigned char *seen = calloc((size_t)nv + 1, 1);
+    ev_status st = EV_OK;
+    if (!r || !prodr || !seen) {
+        free(r);
+        free(prodr);
+        free(seen);
+        return ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
+    }
+    r->sh = S->sh;
+    S->sh->refs++;
+    r->p = p;
+    r->o = *S->o;
+    G->r = r;
+    r->in_v = malloc(((size_t)nv + 1) * sizeof *r->in_v);
+    r->out_v = malloc(((size_t)nv + 1) * sizeof *r->out_v);
+    r->fcopy = malloc(((size_t)G->n + 1) * sizeof *r->fcopy);
+    if (!r->in_v || !r->out_v || !r->fcopy) {
+        st = ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
+        goto out;
+    }
+    for (int k = 0; k < G->n; k++) r->fcopy[k] = L->v[S->order[G->first + k]]; /* borrowed */
+    r->n_fcopy = G->n;
+    for (int v = 0; v < nv; v++) prodr[v] = -1;
+    for (int k = 0; k < G->n; k++) {
+        int outs[FOP_MAX_IN], no = fop_outs(&r->fcopy[k], outs);
+        for (int j = 0; j < no; j++) prodr[outs[j]] = gi;
+    }
+    /* boundary outputs: read outside the region, or graph outputs */
+    for (int s = 0; s < p->n_steps; s++) {
+        int f = L->claim[s];
+        int rs = f >= 0 ? S->fop_region[f] : -1;
+        const ev_plan_step *ps = &p->steps[s];
+        for (int k = 0; k < ps->n_in; k++) {
+            int v = ps->in_v[k];
+            if (v >= 0 && prodr[v] == gi && rs != gi && !(seen[v] & 2)) {
+                seen[v] |= 2;
+                r->out_v[r->n_out++] = v;
+            }
+        }
+    }
+    for (int i = 0; i < g->n_outputs; i++) {
+        int v = g->outputs[i];
+        if (prodr[v] == gi && !(seen[v] & 2)) {
+            seen[v] |= 2;
+            r->out_v[r->n_out++] = v;
+        }
+    }
+    /* boundary inputs: runtime values produced elsewhere */
+    for (int k = 0; k < G->n; k++) {
+        const fop *f = &r->fcopy[k];
+        for (int i = 0; i < f->n_in; i++) {
+            int v = f->in[i];
+            if (v < 0 || p->state[v] == EV_VS_CONST || prodr[v] == gi || (seen[v] & 1)) continue;
+            seen[v] |= 1;
+            r->in_v[r->n_in++] = v;
+        }
+    }
+    int badk = -1;
+    r->adaptive = S->sh->c.threads > 1 && !(S->o->disable & (EV_FAST_NO_ADAPT | EV_FAST_ALT_ONLY));
+    st = build_items(r, S->sh->c.threads, &badk, err);
+    if (st != EV_OK && badk >= 0) *bad = S->order[G->first + badk];
+    if (st == EV_OK && (S->o->disable & EV_FAST_ALT_ONLY) && S->sh->c.threads > 1) {
+        /* tests: build the one-thread variant now and always use it */
+        st = build_alt(r, err);
+        if (st == EV_OK) r->adaptive = 1;
+    }
+out:
     free(prodr);
+    free(seen);
     return st;
 }
 
@@ -1287,6 +1464,13 @@ static ev_status rewrite_steps(pass_state *S, ev_err *err)
         memcpy(ns.out_v, r->out_v, (size_t)r->n_out * sizeof(int));
         ns.scratch_bytes = r->int_bytes + r->dnnl_scratch;
         p->steps[k++] = ns;
+        /* the region owns its fops' folded weights from now on */
+        for (int i = 0; i < G->n; i++) {
+            fop *lf = &L->v[S->order[G->first + i]];
+            lf->w_own = NULL;
+            lf->b_own = NULL;
+        }
+        r->owns_weights = 1;
         G->r = NULL; /* owned by the plan now */
     }
     p->n_steps = k;
@@ -1332,6 +1516,7 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
         goto out;
     }
     S.sh->refs = 1;
+    S.sh->c.share_weights = 1; /* full and one-thread variants share weights */
     for (;;) {
         make_groups(&S, err);
         int refused = 0;

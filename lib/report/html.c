@@ -21,6 +21,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@
 
 #define HTML_MAX (256u << 20)     /* cap for the page (and each chart)      */
 #define MAX_HEAT_COLS 400         /* wider heat maps are cut (and say so)   */
+#define EV_HTML_SCHEMA_VERSION 1  /* docs/report-schema.md                  */
 
 /* Table sorting. Must not contain '<' or '&' (the page is XML too). When
  * you change it, update ev_report_html_script_hash: the test html.xml_check
@@ -101,7 +103,7 @@ static const char CSS[] =
     ".meta{color:var(--muted);font-size:.9rem;margin:.2em 0}\n"
     ".meta span{display:inline-block;margin-right:1em}\n"
     "nav{font-size:.95rem;margin:.4em 0}\n"
-    "nav a{margin-right:1em;color:var(--accent)}\n"
+    "nav a{margin-right:1em;color:var(--accent);display:inline-block;white-space:nowrap}\n"
     ".note{background:var(--warn-bg);border:1px solid var(--warn-line);border-radius:6px;"
     "padding:8px 12px;margin:10px 0;font-size:.93rem}\n"
     ".note.bad{background:#fdecee;border-color:#e8a0a8}\n"
@@ -220,7 +222,16 @@ typedef struct rep {
     void *user;
     ev_err *err;
     ev_status st;                        /* first chart callback failure */
+    int knn_k;                           /* the headline weighted k-NN's k */
+    char acc_key[32];                    /* "knn_<k>_accuracy" */
 } rep;
+
+/* Column keys are metric keys, except "knn_K_accuracy": the headline
+ * accuracy, whose k comes from the report's settings. */
+static const char *mkey(const rep *r, const char *key)
+{
+    return strcmp(key, "knn_K_accuracy") == 0 ? r->acc_key : key;
+}
 
 static bool contains_ci(const char *hay, const char *needle)
 {
@@ -250,10 +261,17 @@ static void read_model(rmodel *m, const cJSON *j)
     m->runs_locally = cJSON_IsBool(rl) ? cJSON_IsTrue(rl) : -1;
     m->why = jstr(j, "runs_locally_why");
     m->failed = (m->status && strcmp(m->status, "ok") != 0) || (!m->status && m->error);
+    /* schema v1: random_init (boolean) and weights_kind; older or hand-made
+     * documents: the card's weights text */
     const cJSON *ri = jget(j, "random_init");
-    m->random = cJSON_IsTrue(ri) || contains_ci(m->weights, "random-init") ||
-                contains_ci(m->weights, "random init") || contains_ci(m->weights, "random_init");
-    const cJSON *e = jget(j, "efficiency");
+    const char *wk = jstr(j, "weights_kind");
+    if (cJSON_IsBool(ri)) m->random = cJSON_IsTrue(ri);
+    else if (wk) m->random = strcmp(wk, "random-init") == 0;
+    else m->random = contains_ci(m->weights, "random-init") ||
+                     contains_ci(m->weights, "random init") ||
+                     contains_ci(m->weights, "random_init");
+    const cJSON *e = jget(j, "bench");
+    if (!cJSON_IsObject(e)) e = jget(j, "efficiency");
     if (!cJSON_IsObject(e)) e = j;
     const cJSON *lat = jget(e, "latency_ms");
     m->lat_med = jnum(lat, "median");
@@ -288,16 +306,31 @@ static void make_slug(char *out, size_t n, const char *name)
     if (k == 0) snprintf(out, n, "dataset");
 }
 
-/* the result object for (dataset, model), or NULL */
-static const cJSON *find_result(const rep *r, const rdataset *d, const rmodel *m)
+/* The result object for (dataset, model mi), or NULL. Schema v1 nests the
+ * results in the dataset, parallel to "models"; a top-level "results" array
+ * with "dataset" keys is accepted too. */
+static const cJSON *find_result(const rep *r, const rdataset *d, size_t mi)
 {
-    const cJSON *res = jarr(r->root, "results"), *it;
+    const rmodel *m = &r->m[mi];
+    const cJSON *nested = d ? jarr(d->j, "results") : NULL, *it;
+    if (nested) {
+        it = mi < (size_t)INT_MAX ? cJSON_GetArrayItem(nested, (int)mi) : NULL;
+        const char *mn = jstr(it, "model");
+        if (cJSON_IsObject(it) && (!mn || strcmp(mn, m->name) == 0)) return it;
+        cJSON_ArrayForEach(it, nested)
+        {
+            mn = jstr(it, "model");
+            if (mn && strcmp(mn, m->name) == 0) return it;
+        }
+        return NULL;
+    }
+    const cJSON *res = jarr(r->root, "results");
     cJSON_ArrayForEach(it, res)
     {
         const char *dn = jstr(it, "dataset"), *mn = jstr(it, "model");
         if (!mn || strcmp(mn, m->name) != 0) continue;
         if (r->nd <= 1 && !dn) return it;
-        if (dn && d->name && strcmp(dn, d->name) == 0) return it;
+        if (dn && d && d->name && strcmp(dn, d->name) == 0) return it;
     }
     return NULL;
 }
@@ -427,9 +460,9 @@ static void td_model(rep *r, const rmodel *m, bool failed)
 }
 
 /* <th>: first = the first sort direction ("descending" for higher-is-better) */
-static void th(rep *r, const char *label, const char *first, const char *title)
+static void th_(rep *r, const char *label, const char *first, const char *title, bool text_col)
 {
-    puts_(r, "<th scope=\"col\"");
+    puts_(r, text_col ? "<th scope=\"col\" class=\"t\"" : "<th scope=\"col\"");
     if (first) ev_buf_printf(r->h, " data-first=\"%s\"", first);
     if (title) {
         puts_(r, " title=\"");
@@ -440,6 +473,13 @@ static void th(rep *r, const char *label, const char *first, const char *title)
     esc(r, label);
     puts_(r, "</th>");
 }
+
+static void th(rep *r, const char *label, const char *first, const char *title)
+{
+    th_(r, label, first, title, false);
+}
+
+static void th_t(rep *r, const char *label, const char *title) { th_(r, label, NULL, title, true); }
 
 /* index of the best finite value (dir > 0: max, dir < 0: min), or SIZE_MAX */
 static size_t best_of(size_t n, const double *v, const bool *skip, int dir)
@@ -452,7 +492,40 @@ static size_t best_of(size_t n, const double *v, const bool *skip, int dir)
     return best;
 }
 
-/* scalar members of an object as a <dl> (keys and values escaped) */
+/* A JSON value as inline text: scalars; arrays and objects of scalars one
+ * level deep ("a, b" / "k: v, k: v"); anything deeper is "…". */
+static void inline_value(rep *r, const cJSON *it, int depth)
+{
+    if (cJSON_IsString(it)) esc(r, it->valuestring);
+    else if (cJSON_IsBool(it)) puts_(r, cJSON_IsTrue(it) ? "yes" : "no");
+    else if (cJSON_IsNumber(it)) {
+        char b[48];
+        double v = it->valuedouble;
+        if (isfinite(v) && v == floor(v) && fabs(v) < 1e15) ev_fmt_num(b, sizeof b, v, 0);
+        else ev_fmt_num(b, sizeof b, v, -1);
+        puts_(r, b);
+    } else if ((cJSON_IsArray(it) || cJSON_IsObject(it)) && depth < 1) {
+        const cJSON *c;
+        int n = 0;
+        cJSON_ArrayForEach(c, it)
+        {
+            if (n++) puts_(r, ", ");
+            if (n > 64) {
+                puts_(r, "\xE2\x80\xA6");
+                break;
+            }
+            if (c->string && cJSON_IsObject(it)) {
+                esc(r, c->string);
+                puts_(r, ": ");
+            }
+            inline_value(r, c, depth + 1);
+        }
+        if (!n) puts_(r, cJSON_IsArray(it) ? "none" : "\xE2\x80\x94");
+    } else if (cJSON_IsArray(it) || cJSON_IsObject(it)) puts_(r, "\xE2\x80\xA6");
+    else puts_(r, "n/a");
+}
+
+/* members of an object as a <dl> (keys and values escaped) */
 static void kv_list(rep *r, const cJSON *o, const char *const *skip_keys)
 {
     const cJSON *it;
@@ -463,26 +536,44 @@ static void kv_list(rep *r, const cJSON *o, const char *const *skip_keys)
         bool skip = false;
         for (const char *const *s = skip_keys; s && *s; s++)
             if (strcmp(*s, it->string) == 0) skip = true;
-        if (skip || !(cJSON_IsString(it) || cJSON_IsNumber(it) || cJSON_IsBool(it))) continue;
+        if (skip) continue;
         if (!any) puts_(r, "<dl class=\"kv\">");
         any = true;
         puts_(r, "<dt>");
         esc(r, it->string);
         puts_(r, "</dt><dd>");
-        if (cJSON_IsString(it)) esc(r, it->valuestring);
-        else if (cJSON_IsBool(it)) puts_(r, cJSON_IsTrue(it) ? "yes" : "no");
-        else {
-            char b[48];
-            double v = it->valuedouble;
-            if (isfinite(v) && v == floor(v) && fabs(v) < 1e15) ev_fmt_num(b, sizeof b, v, 0);
-            else snprintf(b, sizeof b, "%.6g", v);
-            for (char *q = b; *q; q++)
-                if (*q == ',') *q = '.';
-            puts_(r, b);
-        }
+        inline_value(r, it, 0);
         puts_(r, "</dd>");
     }
     if (any) puts_(r, "</dl>");
+}
+
+/* An array of strings as a list: in a collapsed <details> ("details") or a
+ * notice box ("note"). Non-strings are skipped; nothing for an empty list. */
+static void string_list(rep *r, const cJSON *arr, const char *title, const char *kind)
+{
+    int n = 0;
+    const cJSON *it;
+    cJSON_ArrayForEach(it, arr) n += cJSON_IsString(it);
+    if (n == 0) return;
+    bool details = strcmp(kind, "details") == 0;
+    if (details) {
+        puts_(r, "<details><summary>");
+        esc(r, title);
+        ev_buf_printf(r->h, " (%d)</summary><ul>", n);
+    } else {
+        puts_(r, "<div class=\"note\"><b>");
+        esc(r, title);
+        puts_(r, "</b><ul>");
+    }
+    cJSON_ArrayForEach(it, arr)
+    {
+        if (!cJSON_IsString(it)) continue;
+        puts_(r, "<li>");
+        esc(r, it->valuestring);
+        puts_(r, "</li>");
+    }
+    puts_(r, details ? "</ul></details>\n" : "</ul></div>\n");
 }
 
 /* ---- charts ------------------------------------------------------------- */
@@ -521,7 +612,7 @@ static ev_svg_item *model_items(rep *r, const rdataset *d)
     ev_svg_item *it = calloc(r->nm ? r->nm : 1, sizeof *it);
     if (!it) return NULL;
     for (size_t i = 0; i < r->nm; i++) {
-        const cJSON *res = d ? find_result(r, d, &r->m[i]) : NULL;
+        const cJSON *res = d ? find_result(r, d, i) : NULL;
         bool failed = d ? result_failed(res, &r->m[i]) : r->m[i].failed;
         it[i].label = r->m[i].name;
         it[i].flags = (failed ? EV_SVG_FAILED : 0) | (r->m[i].random ? EV_SVG_RANDOM : 0);
@@ -545,9 +636,9 @@ static void metric_bars(rep *r, const rdataset *d, const char *file, const char 
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        const cJSON *res = find_result(r, d, &r->m[i]);
+        const cJSON *res = find_result(r, d, i);
         for (size_t s = 0; s < ns; s++) {
-            mval mv = metric(res, keys[s]);
+            mval mv = metric(res, mkey(r, keys[s]));
             v[i * ns + s] = mv.v;
             lo[i * ns + s] = mv.lo;
             hi[i * ns + s] = mv.hi;
@@ -581,7 +672,7 @@ static void scatter(rep *r, const rdataset *d, const char *file)
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        const cJSON *res = find_result(r, d, &r->m[i]);
+        const cJSON *res = find_result(r, d, i);
         mval mv = metric(res, "map");
         bool failed = items[i].flags & EV_SVG_FAILED;
         x[i] = failed ? NAN : r->m[i].lat_med;
@@ -633,7 +724,7 @@ static void heatmap(rep *r, const rdataset *d, const char *file)
     const char **own = NULL;
     if (nc == 0) {
         for (size_t i = 0; i < r->nm && nc == 0; i++) {
-            const cJSON *pc = per_class_of(find_result(r, d, &r->m[i]));
+            const cJSON *pc = per_class_of(find_result(r, d, i));
             int k = pc ? cJSON_GetArraySize(pc) : 0;
             if (k <= 0) continue;
             own = calloc((size_t)k, sizeof *own);
@@ -667,7 +758,7 @@ static void heatmap(rep *r, const rdataset *d, const char *file)
     }
     for (size_t j = 0; j < nc; j++) citems[j].label = cls[j];
     for (size_t i = 0; i < nm; i++) {
-        const cJSON *res = find_result(r, d, &r->m[i]);
+        const cJSON *res = find_result(r, d, i);
         const cJSON *pc = (mitems[i].flags & EV_SVG_FAILED) ? NULL : per_class_of(res);
         int npc = pc ? cJSON_GetArraySize(pc) : 0;
         for (size_t j = 0; j < nc; j++) {
@@ -762,6 +853,8 @@ static void efficiency_charts(rep *r)
         /* a model that failed to load may still have a size: keep it */
         if (items[i].flags & EV_SVG_FAILED && (isfinite(sz[i]) || isfinite(v[i])))
             items[i].flags &= ~EV_SVG_FAILED;
+        /* efficiency of random-init models is exact: drawn like the others */
+        items[i].flags &= ~EV_SVG_RANDOM;
     }
     static const char *lat_series[] = {"median"};
     ev_svg_bars c = {.title = "Latency per image (batch 1)", .axis_label = "latency (ms)",
@@ -807,7 +900,7 @@ static const col MAIN_COLS[] = {
     {"recall_at_5", "R@5", "Recall@5 (hit rate in the top 5)", 1, 3},
     {"precision_at_5", "P@5", "Precision@5: relevant share of the top 5", 1, 3},
     {"silhouette", "Silhouette", "silhouette score (cosine), -1..1", 1, 3},
-    {"knn_20_accuracy", "Accuracy", "weighted 20-NN top-1 accuracy (DINO vote, T = 0.07)", 1, 3},
+    {"knn_K_accuracy", "Accuracy", "weighted k-NN top-1 accuracy (DINO vote)", 1, 3},
     {"linear_probe_accuracy", "Linear probe", "logistic regression on frozen embeddings, top-1", 1, 3},
 };
 
@@ -832,9 +925,9 @@ static void metric_table(rep *r, const rdataset *d, const col *cols, size_t ncol
         r->h->failed = true;
         goto out;
     }
-    for (size_t i = 0; i < n; i++) skip[i] = result_failed(find_result(r, d, &r->m[i]), &r->m[i]);
+    for (size_t i = 0; i < n; i++) skip[i] = result_failed(find_result(r, d, i), &r->m[i]);
     for (size_t c = 0; c < ncols; c++) {
-        for (size_t i = 0; i < n; i++) v[i] = metric(find_result(r, d, &r->m[i]), cols[c].key).v;
+        for (size_t i = 0; i < n; i++) v[i] = metric(find_result(r, d, i), mkey(r, cols[c].key)).v;
         best[c] = cols[c].dir ? best_of(n, v, skip, cols[c].dir) : SIZE_MAX;
     }
     if (with_eff) {
@@ -850,18 +943,18 @@ static void metric_table(rep *r, const rdataset *d, const col *cols, size_t ncol
     if (with_eff) {
         th(r, "Latency (ms)", NULL, "median per image, batch 1");
         th(r, "Size (MiB)", NULL, "file plus external data");
-        th(r, "License", NULL, "from the model card");
-        th(r, "Runs locally", NULL, "from the model card");
+        th_t(r, "License", "from the model card");
+        th_t(r, "Runs locally", "from the model card");
     }
     puts_(r, "</tr></thead><tbody>\n");
     for (size_t i = 0; i < n; i++) {
         const rmodel *m = &r->m[i];
-        const cJSON *res = find_result(r, d, m);
+        const cJSON *res = find_result(r, d, i);
         bool failed = skip[i];
         puts_(r, failed ? "<tr class=\"failed\">" : "<tr>");
         td_model(r, m, failed);
         for (size_t c = 0; c < ncols; c++) {
-            mval mv = metric(res, cols[c].key);
+            mval mv = metric(res, mkey(r, cols[c].key));
             const char *why = mv.reason;
             if (failed) {
                 mv.v = NAN;
@@ -895,27 +988,36 @@ out:
 static void skipped_and_timing(rep *r, const rdataset *d)
 {
     for (size_t i = 0; i < r->nm; i++) {
-        const cJSON *res = find_result(r, d, &r->m[i]);
-        const cJSON *sk = jarr(res, "skipped_images");
+        const cJSON *res = find_result(r, d, i);
+        const cJSON *sk = jarr(res, "skipped");
+        if (!sk) sk = jarr(res, "skipped_images");
         int ns = sk ? cJSON_GetArraySize(sk) : 0;
-        if (ns <= 0) continue;
+        double total = jnum(res, "n_skipped");
+        if (!isfinite(total) || total < ns) total = ns;
+        if (total <= 0) continue;
+        char tb[48];
         puts_(r, "<details><summary>");
         esc(r, r->m[i].name);
-        ev_buf_printf(r->h, ": %d skipped image%s</summary><ul>", ns, ns == 1 ? "" : "s");
+        ev_buf_printf(r->h, ": %s image%s could not be embedded</summary><ul>",
+                      ev_fmt_num(tb, sizeof tb, total, 0), total == 1 ? "" : "s");
         int shown = 0;
         const cJSON *it;
         cJSON_ArrayForEach(it, sk)
         {
-            if (shown++ == 50) {
-                ev_buf_printf(r->h, "<li>\xE2\x80\xA6 and %d more</li>", ns - 50);
-                break;
-            }
+            if (shown == 100) break;
+            shown++;
             puts_(r, "<li>");
             if (cJSON_IsString(it)) esc(r, it->valuestring);
             else {
-                const char *p = jstr(it, "path"), *why = jstr(it, "reason");
+                const char *p = jstr(it, "name"), *why = jstr(it, "reason");
+                const char *set = jstr(it, "set");
+                if (!p) p = jstr(it, "path");
                 if (!why) why = jstr(it, "error");
-                esc(r, p ? p : "(unknown path)");
+                if (set) {
+                    esc(r, set);
+                    puts_(r, ": ");
+                }
+                esc(r, p ? p : "(unknown item)");
                 if (why) {
                     puts_(r, ": ");
                     esc(r, why);
@@ -923,6 +1025,9 @@ static void skipped_and_timing(rep *r, const rdataset *d)
             }
             puts_(r, "</li>");
         }
+        if (total > shown)
+            ev_buf_printf(r->h, "<li>\xE2\x80\xA6 and %s more</li>",
+                          ev_fmt_num(tb, sizeof tb, total - shown, 0));
         puts_(r, "</ul></details>\n");
     }
 }
@@ -933,14 +1038,55 @@ static void dataset_section(rep *r, size_t di)
     ev_buf_printf(r->h, "<section id=\"ds-%zu\"><h2>Dataset: ", di + 1);
     esc(r, d->name ? d->name : "(unnamed)");
     puts_(r, "</h2>\n");
-    static const char *const skip[] = {"name", "classes", NULL};
-    kv_list(r, d->j, skip);
+    /* one line of the facts that matter, the rest folded away */
+    char b[48];
     const cJSON *proto = jget(d->j, "protocol");
-    if (cJSON_IsObject(proto)) {
-        puts_(r, "<details><summary>protocol</summary>");
-        kv_list(r, proto, NULL);
-        puts_(r, "</details>");
+    double nq = jnum(d->j, "n_queries"), nmem = jnum(d->j, "n_memory");
+    double ncl = jnum(d->j, "n_classes");
+    if (!isfinite(ncl) && d->n_classes) ncl = (double)d->n_classes;
+    puts_(r, "<p class=\"meta\">");
+    ev_buf_printf(r->h, "<span>%s classes</span>", ev_fmt_num(b, sizeof b, ncl, 0));
+    ev_buf_printf(r->h, "<span>%s queries", ev_fmt_num(b, sizeof b, nq, 0));
+    if (jstr(proto, "queries")) {
+        puts_(r, " (");
+        esc(r, jstr(proto, "queries"));
+        puts_(r, ")");
     }
+    puts_(r, "</span>");
+    if (isfinite(nmem) && nmem > 0) {
+        ev_buf_printf(r->h, "<span>%s memory items", ev_fmt_num(b, sizeof b, nmem, 0));
+        if (jstr(proto, "memory")) {
+            puts_(r, " (");
+            esc(r, jstr(proto, "memory"));
+            puts_(r, ")");
+        }
+        puts_(r, "</span>");
+    }
+    static const char *const pk[] = {"retrieval", "knn", "linear_probe"};
+    static const char *const pn[] = {"retrieval", "k-NN", "linear probe"};
+    for (int k = 0; k < 3; k++) {
+        const cJSON *pv = jget(proto, pk[k]);
+        if (!pv) continue;
+        ev_buf_printf(r->h, "<span>%s: ", pn[k]);
+        if (cJSON_IsString(pv)) esc(r, pv->valuestring);
+        else puts_(r, "not run");
+        puts_(r, "</span>");
+    }
+    puts_(r, "</p>\n<details><summary>Dataset details</summary>");
+    static const char *const skip[] = {"name",    "classes", "class_names", "results",
+                                       "choose",  "warnings", NULL};
+    kv_list(r, d->j, skip);
+    if (d->n_classes) {
+        ev_buf_printf(r->h, "<p><b>%zu class%s:</b> ", d->n_classes,
+                      d->n_classes == 1 ? "" : "es");
+        for (size_t c = 0; c < d->n_classes; c++) {
+            if (c) puts_(r, ", ");
+            esc(r, d->classes[c]);
+        }
+        puts_(r, "</p>");
+    }
+    puts_(r, "</details>\n");
+    string_list(r, jarr(d->j, "warnings"), "Dataset warnings", "details");
     puts_(r, "<h3>Main table</h3>\n");
     metric_table(r, d, MAIN_COLS, sizeof MAIN_COLS / sizeof MAIN_COLS[0], true);
     puts_(r, "<p class=\"meta\">Click a column header to sort. Bold: best in the column. "
@@ -958,10 +1104,15 @@ static void dataset_section(rep *r, size_t di)
     static const char *const qn[] = {"mAP", "R@1", "R@5"};
     metric_bars(r, d, f1, "Retrieval quality", "score (0\xE2\x80\x93" "1)", 3, qk, qn, true,
                 "mAP, Recall@1 and Recall@5 (hit rate); whiskers: 95% bootstrap CI.", NULL);
-    static const char *const ak[] = {"knn_20_accuracy", "linear_probe_accuracy"};
-    static const char *const an[] = {"weighted 20-NN", "linear probe"};
+    static const char *const ak[] = {"knn_K_accuracy", "linear_probe_accuracy"};
+    char knn_name[48], knn_cap[160];
+    snprintf(knn_name, sizeof knn_name, "weighted %d-NN", r->knn_k);
+    snprintf(knn_cap, sizeof knn_cap,
+             "Weighted %d-NN vote and a linear probe on frozen embeddings; whiskers: 95%% "
+             "bootstrap CI.", r->knn_k);
+    const char *const an[] = {knn_name, "linear probe"};
     metric_bars(r, d, f2, "Classification accuracy", "top-1 accuracy (0\xE2\x80\x93" "1)", 2, ak,
-                an, true, "Weighted 20-NN vote and a linear probe on frozen embeddings.", NULL);
+                an, true, knn_cap, NULL);
     static const char *const sk[] = {"silhouette"};
     static const char *const sn[] = {"silhouette"};
     metric_bars(r, d, f3, "Silhouette (cosine)", "silhouette (\xE2\x88\x92" "1 to 1)", 1, sk, sn,
@@ -1037,11 +1188,11 @@ static void models_section(rep *r)
     puts_(r, "<section id=\"models\"><h2>Models</h2>\n<div class=\"scroll\"><table "
              "class=\"sortable\"><thead><tr>");
     th(r, "Model", NULL, NULL);
-    th(r, "File", NULL, NULL);
-    th(r, "License", NULL, NULL);
-    th(r, "Runs locally", NULL, NULL);
-    th(r, "Weights", NULL, "provenance of the weights (from the model card)");
-    th(r, "Status", NULL, NULL);
+    th_t(r, "File", NULL);
+    th_t(r, "License", NULL);
+    th_t(r, "Runs locally", NULL);
+    th_t(r, "Weights", "provenance of the weights (from the model card)");
+    th_t(r, "Status", NULL);
     puts_(r, "</tr></thead><tbody>\n");
     for (size_t i = 0; i < r->nm; i++) {
         const rmodel *m = &r->m[i];
@@ -1072,35 +1223,60 @@ static void models_section(rep *r)
     puts_(r, "</tbody></table></div></section>\n");
 }
 
-/* "How to choose" per dataset + mean rank (by mAP) across datasets */
+/* index of the model named s, or SIZE_MAX */
+static size_t model_index(const rep *r, const char *s)
+{
+    if (!s) return SIZE_MAX;
+    for (size_t i = 0; i < r->nm; i++)
+        if (strcmp(r->m[i].name, s) == 0) return i;
+    return SIZE_MAX;
+}
+
+static void name_with_tag(rep *r, size_t i)
+{
+    esc(r, r->m[i].name);
+    if (r->m[i].random) puts_(r, " <span class=\"tag rand\">random-init</span>");
+}
+
+/* "How to choose" per dataset (the run's datasets[d].choose when present,
+ * else computed here the same way) and the mean rank across datasets. */
 static void summary_section(rep *r)
 {
     puts_(r, "<section id=\"summary\"><h2>How to choose</h2>\n");
     size_t n = r->nm;
-    double *v = calloc(n + 1, sizeof *v), *x = calloc(n + 1, sizeof *x);
+    double *v = calloc(n + 1, sizeof *v), *x = calloc(n + 1, sizeof *x),
+           *sz = calloc(n + 1, sizeof *sz);
     bool *skip = calloc(n + 1, sizeof *skip), *front = calloc(n + 1, sizeof *front);
     double *rank_sum = calloc(n + 1, sizeof *rank_sum);
     size_t *rank_n = calloc(n + 1, sizeof *rank_n);
-    if (!v || !x || !skip || !front || !rank_sum || !rank_n) {
+    size_t *order = calloc(n + 1, sizeof *order);
+    if (!v || !x || !sz || !skip || !front || !rank_sum || !rank_n || !order) {
         r->h->failed = true;
         goto out;
     }
     char b[48];
     for (size_t di = 0; di < r->nd; di++) {
         const rdataset *d = &r->d[di];
+        const cJSON *ch = jget(d->j, "choose");
+        const char *qkey = jstr(ch, "quality_metric");
+        if (!qkey) qkey = "map";
         for (size_t i = 0; i < n; i++) {
-            const cJSON *res = find_result(r, d, &r->m[i]);
-            skip[i] = result_failed(res, &r->m[i]);
-            v[i] = skip[i] ? NAN : metric(res, "map").v;
+            const cJSON *res = find_result(r, d, i);
+            skip[i] = result_failed(res, &r->m[i]) || !res;
+            v[i] = skip[i] ? NAN : metric(res, qkey).v;
             x[i] = skip[i] || !(r->m[i].lat_med > 0) ? NAN : r->m[i].lat_med;
+            sz[i] = skip[i] ? NAN : r->m[i].size;
         }
-        /* ranks by mAP (1 = best; ties share the better rank) */
+        /* fallback mean rank by mAP (1 = best; ties share the mean rank) */
         for (size_t i = 0; i < n; i++) {
             if (!isfinite(v[i])) continue;
-            size_t better = 0;
-            for (size_t j = 0; j < n; j++)
-                if (isfinite(v[j]) && v[j] > v[i]) better++;
-            rank_sum[i] += (double)(better + 1);
+            size_t better = 0, equal = 0;
+            for (size_t j = 0; j < n; j++) {
+                if (!isfinite(v[j])) continue;
+                if (v[j] > v[i]) better++;
+                else if (v[j] == v[i]) equal++;
+            }
+            rank_sum[i] += (double)better + (1.0 + (double)equal) / 2.0;
             rank_n[i]++;
         }
         if (r->nd > 1) {
@@ -1108,67 +1284,97 @@ static void summary_section(rep *r)
             esc(r, d->name ? d->name : "(unnamed)");
             puts_(r, "</h3>");
         }
-        puts_(r, "<ul>");
-        size_t bq = best_of(n, v, skip, 1);
-        puts_(r, "<li><b>Best quality (mAP):</b> ");
+        size_t bq, bf, bs, nf = 0;
+        if (cJSON_IsObject(ch)) {
+            bq = model_index(r, jstr(ch, "best_quality"));
+            bf = model_index(r, jstr(ch, "fastest"));
+            bs = model_index(r, jstr(ch, "smallest"));
+            const cJSON *it;
+            cJSON_ArrayForEach(it, jarr(ch, "pareto"))
+            {
+                size_t k = cJSON_IsString(it) ? model_index(r, it->valuestring) : SIZE_MAX;
+                if (k != SIZE_MAX && nf < n) order[nf++] = k;
+            }
+        } else {
+            bq = best_of(n, v, skip, 1);
+            bf = best_of(n, x, skip, -1);
+            bs = best_of(n, sz, skip, -1);
+            ev_pareto_front(n, x, v, front);
+            /* front members by latency */
+            for (;;) {
+                size_t pick = SIZE_MAX;
+                for (size_t i = 0; i < n; i++)
+                    if (front[i] && (pick == SIZE_MAX || x[i] < x[pick])) pick = i;
+                if (pick == SIZE_MAX) break;
+                front[pick] = false;
+                order[nf++] = pick;
+            }
+        }
+        puts_(r, "<ul><li><b>Best quality (");
+        esc(r, strcmp(qkey, "map") == 0 ? "mAP" : qkey);
+        puts_(r, "):</b> ");
         if (bq == SIZE_MAX) puts_(r, "n/a");
         else {
-            esc(r, r->m[bq].name);
+            name_with_tag(r, bq);
             ev_buf_printf(r->h, " (%s)", ev_fmt_num(b, sizeof b, v[bq], 3));
-            if (r->m[bq].random) puts_(r, " <span class=\"tag rand\">random-init</span>");
         }
-        puts_(r, "</li>");
-        ev_pareto_front(n, x, v, front);
-        puts_(r, "<li><b>Quality/latency Pareto set</b> (fastest first): ");
-        /* list front members by latency */
-        size_t shown = 0;
-        for (size_t k = 0; k < n; k++) {
-            size_t pick = SIZE_MAX;
-            for (size_t i = 0; i < n; i++)
-                if (front[i] && (pick == SIZE_MAX || x[i] < x[pick])) pick = i;
-            if (pick == SIZE_MAX) break;
-            front[pick] = false;
-            if (shown++) puts_(r, ", ");
-            esc(r, r->m[pick].name);
-            ev_buf_printf(r->h, " (mAP %s", ev_fmt_num(b, sizeof b, v[pick], 3));
-            ev_buf_printf(r->h, ", %s ms)", ev_fmt_num(b, sizeof b, x[pick], -1));
+        puts_(r, "</li><li><b>Fastest:</b> ");
+        if (bf == SIZE_MAX) puts_(r, "n/a");
+        else {
+            name_with_tag(r, bf);
+            ev_buf_printf(r->h, " (%s ms median)", ev_fmt_num(b, sizeof b, r->m[bf].lat_med, -1));
         }
-        if (!shown) puts_(r, "n/a");
+        puts_(r, "</li><li><b>Smallest:</b> ");
+        if (bs == SIZE_MAX) puts_(r, "n/a");
+        else {
+            name_with_tag(r, bs);
+            ev_buf_printf(r->h, " (%s MiB)", ev_fmt_num(b, sizeof b, r->m[bs].size, -1));
+        }
+        puts_(r, "</li><li><b>Quality/latency Pareto set</b> (fastest first; no other model is "
+                 "both faster and better): ");
+        for (size_t k = 0; k < nf; k++) {
+            size_t i = order[k];
+            if (k) puts_(r, "; ");
+            name_with_tag(r, i);
+            ev_buf_printf(r->h, " (%s ", ev_fmt_num(b, sizeof b, v[i], 3));
+            ev_buf_printf(r->h, "at %s ms)", ev_fmt_num(b, sizeof b, r->m[i].lat_med, -1));
+        }
+        if (!nf) puts_(r, "n/a");
         puts_(r, "</li></ul>\n");
     }
-    /* dataset-independent picks */
-    for (size_t i = 0; i < n; i++) {
-        skip[i] = r->m[i].failed;
-        v[i] = r->m[i].lat_med;
-        x[i] = r->m[i].size;
-    }
-    size_t bf = best_of(n, v, skip, -1), bs = best_of(n, x, skip, -1);
-    puts_(r, "<ul><li><b>Fastest:</b> ");
-    if (bf == SIZE_MAX) puts_(r, "n/a");
-    else {
-        esc(r, r->m[bf].name);
-        ev_buf_printf(r->h, " (%s ms median)", ev_fmt_num(b, sizeof b, v[bf], -1));
-    }
-    puts_(r, "</li><li><b>Smallest:</b> ");
-    if (bs == SIZE_MAX) puts_(r, "n/a");
-    else {
-        esc(r, r->m[bs].name);
-        ev_buf_printf(r->h, " (%s MiB)", ev_fmt_num(b, sizeof b, x[bs], -1));
-    }
-    puts_(r, "</li></ul>\n");
     if (r->nd > 1) {
-        puts_(r, "<h3>Mean rank across datasets (by mAP, 1 = best)</h3><div class=\"scroll\">"
-                 "<table class=\"sortable\"><thead><tr>");
+        const cJSON *mr = jget(r->root, "mean_rank");
+        const cJSON *mrm = jarr(mr, "models");
+        const char *mkey_ = jstr(mr, "metric");
+        puts_(r, "<h3>Mean rank across datasets (by ");
+        esc(r, mrm ? (mkey_ ? mkey_ : "map") : "map");
+        puts_(r, ", 1 = best)</h3><div class=\"scroll\"><table class=\"sortable\"><thead><tr>");
         th(r, "Model", NULL, NULL);
-        th(r, "Mean rank", NULL, NULL);
-        th(r, "Datasets", NULL, "datasets with a mAP for this model");
+        th(r, "Mean rank", NULL, "mean over the datasets where the model was ranked");
+        for (size_t di = 0; di < r->nd; di++) th(r, r->d[di].name ? r->d[di].name : "?", NULL, NULL);
         puts_(r, "</tr></thead><tbody>\n");
         for (size_t i = 0; i < n; i++) {
             puts_(r, "<tr>");
             td_model(r, &r->m[i], r->m[i].failed);
-            td_num(r, rank_n[i] ? rank_sum[i] / (double)rank_n[i] : NAN, 2, FMT_FIX, NAN, NAN,
-                   "no dataset with a mAP", false);
-            td_num(r, (double)rank_n[i], 0, FMT_FIX, NAN, NAN, NULL, false);
+            const cJSON *row = NULL, *it;
+            cJSON_ArrayForEach(it, mrm)
+            {
+                const char *mn = jstr(it, "model");
+                if (mn && strcmp(mn, r->m[i].name) == 0) row = it;
+            }
+            if (mrm) {
+                td_num(r, jnum(row, "mean_rank"), 2, FMT_FIX, NAN, NAN, "not ranked", false);
+                const cJSON *ranks = jarr(row, "ranks");
+                for (size_t di = 0; di < r->nd; di++)
+                    td_num(r, ranks && di < (size_t)INT_MAX ? jval(cJSON_GetArrayItem(ranks, (int)di)) : NAN,
+                           1, FMT_FIX, NAN, NAN, "not ranked", false);
+            } else {
+                td_num(r, rank_n[i] ? rank_sum[i] / (double)rank_n[i] : NAN, 2, FMT_FIX, NAN, NAN,
+                       "no dataset with a mAP", false);
+                for (size_t di = 0; di < r->nd; di++)
+                    td_num(r, jnum(find_result(r, &r->d[di], i), "rank"), 1, FMT_FIX, NAN, NAN,
+                           "not ranked", false);
+            }
             puts_(r, "</tr>\n");
         }
         puts_(r, "</tbody></table></div>\n");
@@ -1177,10 +1383,12 @@ static void summary_section(rep *r)
 out:
     free(v);
     free(x);
+    free(sz);
     free(skip);
     free(front);
     free(rank_sum);
     free(rank_n);
+    free(order);
 }
 
 static void notices(rep *r)
@@ -1190,7 +1398,30 @@ static void notices(rep *r)
         nrand += r->m[i].random;
         nfail += r->m[i].failed;
     }
-    if (nrand) {
+    const cJSON *notes = jarr(r->root, "notes"), *it;
+    int nnotes = 0;
+    cJSON_ArrayForEach(it, notes) nnotes += cJSON_IsString(it);
+    if (nnotes) {
+        /* the run's own notes (they include the random-init notice) */
+        puts_(r, "<div class=\"note\"><b>Notes</b><ul>");
+        bool said = false;
+        cJSON_ArrayForEach(it, notes) said |= cJSON_IsString(it) && contains_ci(it->valuestring, "random");
+        if (nrand)
+            puts_(r, said ? "<li><span class=\"tag rand\">random-init</span> (\xE2\x80\xA0 in the "
+                            "charts) marks the models with random-init weights.</li>"
+                          : "<li><span class=\"tag rand\">random-init</span> (\xE2\x80\xA0 in the "
+                            "charts) marks models with random-init weights: their quality columns "
+                            "are a random-feature baseline, their efficiency columns are "
+                            "exact.</li>");
+        cJSON_ArrayForEach(it, notes)
+        {
+            if (!cJSON_IsString(it)) continue;
+            puts_(r, "<li>");
+            esc(r, it->valuestring);
+            puts_(r, "</li>");
+        }
+        puts_(r, "</ul></div>\n");
+    } else if (nrand) {
         puts_(r, "<div class=\"note\"><b>Random-init weights.</b> ");
         ev_buf_printf(r->h, "%zu model%s ", nrand, nrand == 1 ? "" : "s");
         puts_(r, "marked <span class=\"tag rand\">random-init</span> (\xE2\x80\xA0 in the charts) "
@@ -1206,18 +1437,26 @@ static void notices(rep *r)
             if (!r->m[i].failed) continue;
             puts_(r, "<li><b>");
             esc(r, r->m[i].name);
-            puts_(r, "</b>: ");
+            puts_(r, "</b>");
+            const char *phase = jstr(r->m[i].j, "error_phase");
+            if (phase) {
+                puts_(r, " (");
+                esc(r, phase);
+                puts_(r, ")");
+            }
+            puts_(r, ": ");
             esc(r, r->m[i].error ? r->m[i].error : "no error message");
             puts_(r, "</li>");
         }
         puts_(r, "</ul></div>\n");
     }
+    string_list(r, jarr(r->root, "warnings"), "Warnings", "details");
     /* results that failed for a model that otherwise worked */
     bool open = false;
     for (size_t di = 0; di < r->nd; di++)
         for (size_t i = 0; i < r->nm; i++) {
             if (r->m[i].failed) continue;
-            const cJSON *res = find_result(r, &r->d[di], &r->m[i]);
+            const cJSON *res = find_result(r, &r->d[di], i);
             if (!result_failed(res, &r->m[i])) continue;
             if (!open) puts_(r, "<div class=\"note bad\"><b>Failed evaluations.</b><ul>");
             open = true;
@@ -1241,6 +1480,9 @@ static ev_status read_report(rep *r)
     int nd = datasets ? cJSON_GetArraySize(datasets) : 0;
     r->nm = (size_t)nm;
     r->nd = (size_t)nd;
+    double kk = jnum(jget(r->root, "settings"), "knn_k");
+    r->knn_k = isfinite(kk) && kk >= 1 && kk <= 1e6 ? (int)kk : 20;
+    snprintf(r->acc_key, sizeof r->acc_key, "knn_%d_accuracy", r->knn_k);
     r->m = calloc(r->nm + 1, sizeof *r->m);
     r->d = calloc(r->nd + 1, sizeof *r->d);
     if (!r->m || !r->d) return ev_err_set(r->err, EV_ERR_NOMEM, "report: out of memory");
@@ -1260,7 +1502,8 @@ static ev_status read_report(rep *r)
                 snprintf(d->slug + l, sizeof d->slug - l, "-%zu", i + 1);
                 break;
             }
-        const cJSON *cl = jarr(it, "classes");
+        const cJSON *cl = jarr(it, "class_names");
+        if (!cl) cl = jarr(it, "classes");
         int nc = cl ? cJSON_GetArraySize(cl) : 0;
         if (nc > 0) {
             d->classes = calloc((size_t)nc, sizeof *d->classes);
@@ -1278,6 +1521,41 @@ static ev_status read_report(rep *r)
     return EV_OK;
 }
 
+/* command line, settings, machine */
+static void run_section(rep *r)
+{
+    puts_(r, "<section id=\"run\"><h2>Run</h2>\n");
+    const cJSON *cmd = jarr(r->root, "command"), *it;
+    if (cmd && cJSON_GetArraySize(cmd) > 0) {
+        puts_(r, "<p>Command: <code>");
+        int n = 0;
+        cJSON_ArrayForEach(it, cmd)
+        {
+            if (!cJSON_IsString(it)) continue;
+            if (n++) puts_(r, " ");
+            esc(r, it->valuestring);
+        }
+        puts_(r, "</code></p>\n");
+    }
+    const char *version = jstr(r->root, "embeval_version");
+    double sv = jnum(r->root, "schema_version");
+    char b[48];
+    puts_(r, "<dl class=\"kv\"><dt>embeval</dt><dd>");
+    esc(r, version ? version : "n/a");
+    ev_buf_printf(r->h, "</dd><dt>report schema</dt><dd>%s</dd></dl>\n",
+                  ev_fmt_num(b, sizeof b, sv, 0));
+    const cJSON *set = jget(r->root, "settings");
+    if (cJSON_IsObject(set)) {
+        puts_(r, "<h3>Settings</h3>\n");
+        kv_list(r, set, NULL);
+    }
+    puts_(r, "<h3>Machine</h3>\n");
+    const cJSON *mach = jget(r->root, "machine");
+    if (cJSON_IsObject(mach)) kv_list(r, mach, NULL);
+    else puts_(r, "<p>n/a</p>");
+    puts_(r, "</section>\n");
+}
+
 static void free_report(rep *r)
 {
     for (size_t i = 0; i < r->nd; i++) free(r->d[i].classes);
@@ -1290,13 +1568,22 @@ ev_status ev_report_render_html(const cJSON *report, ev_buf *html, ev_report_cha
 {
     if (!cJSON_IsObject(report))
         return ev_err_set(err, EV_ERR_FORMAT, "report: the document is not a JSON object");
+    const char *schema = jstr(report, "schema");
+    if (schema && strcmp(schema, "embeval.report") != 0)
+        return ev_err_set(err, EV_ERR_FORMAT, "report: \"schema\" is not \"embeval.report\"");
+    double version_num = jnum(report, "schema_version");
+    if (isfinite(version_num) && version_num > EV_HTML_SCHEMA_VERSION)
+        return ev_err_set(err, EV_ERR_UNSUPPORTED,
+                          "report: schema_version %.0f is newer than this embeval reads (%d)",
+                          version_num, EV_HTML_SCHEMA_VERSION);
     rep r = {.root = report, .h = html, .chart_fn = chart_fn, .user = user, .err = err};
     ev_status st = read_report(&r);
     if (st != EV_OK) {
         free_report(&r);
         return st;
     }
-    const char *created = jstr(report, "created");
+    const char *created = jstr(report, "created_utc");
+    if (!created) created = jstr(report, "created");
     const char *version = jstr(report, "embeval_version");
 
     puts_(&r, "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n");
@@ -1328,9 +1615,19 @@ ev_status ev_report_render_html(const cJSON *report, ev_buf *html, ev_report_cha
     puts_(&r, "<span>embeval ");
     esc(&r, version ? version : "(version unknown)");
     puts_(&r, "</span>");
-    double sv = jnum(report, "schema_version");
     char b[48];
-    if (isfinite(sv)) ev_buf_printf(html, "<span>schema %s</span>", ev_fmt_num(b, sizeof b, sv, 0));
+    double total_s = jnum(jget(report, "timing"), "total_s");
+    if (isfinite(total_s))
+        ev_buf_printf(html, "<span>run time %s s</span>", ev_fmt_num(b, sizeof b, total_s, 1));
+    const char *status = jstr(report, "status");
+    if (status) {
+        puts_(&r, strcmp(status, "ok") == 0 ? "<span>status ok</span>"
+                                             : "<span class=\"tag fail\">status ");
+        if (strcmp(status, "ok") != 0) {
+            esc(&r, status);
+            puts_(&r, "</span>");
+        }
+    }
     puts_(&r, "</p>\n<nav>");
     for (size_t i = 0; i < r.nd; i++) {
         ev_buf_printf(html, "<a href=\"#ds-%zu\">", i + 1);
@@ -1338,7 +1635,7 @@ ev_status ev_report_render_html(const cJSON *report, ev_buf *html, ev_report_cha
         puts_(&r, "</a>");
     }
     puts_(&r, "<a href=\"#summary\">How to choose</a><a href=\"#efficiency\">Efficiency</a>"
-              "<a href=\"#models\">Models</a><a href=\"#machine\">Machine</a></nav>\n");
+              "<a href=\"#models\">Models</a><a href=\"#run\">Run</a></nav>\n");
     notices(&r);
     puts_(&r, "</header>\n<main>\n");
     if (r.nm == 0)
@@ -1349,11 +1646,8 @@ ev_status ev_report_render_html(const cJSON *report, ev_buf *html, ev_report_cha
     summary_section(&r);
     efficiency_section(&r);
     models_section(&r);
-    puts_(&r, "<section id=\"machine\"><h2>Machine</h2>\n");
-    const cJSON *mach = jget(report, "machine");
-    if (cJSON_IsObject(mach)) kv_list(&r, mach, NULL);
-    else puts_(&r, "<p>n/a</p>");
-    puts_(&r, "</section>\n</main>\n<footer><p>Generated by embeval. Metric definitions: "
+    run_section(&r);
+    puts_(&r, "</main>\n<footer><p>Generated by embeval. Metric definitions: "
               "docs/METRICS.md in the embeval sources. Retrieval uses cosine similarity on "
               "L2-normalised embeddings; Recall@K is the hit rate (at least one relevant item "
               "in the top K); Precision@K is the relevant share of the top K. Confidence "
@@ -1429,3 +1723,4 @@ ev_status ev_report_write_html(const char *report_json_text, const char *out_dir
     cJSON_Delete(root);
     return st;
 }
+

@@ -21,7 +21,9 @@
 
 /* Parse report_json_text and write OUT_DIR/report.html and OUT_DIR/charts/.
  * out_dir must exist; charts/ is created if needed. On failure *err names
- * the file or the problem; files already written stay (each one complete). */
+ * the file or the problem; files already written stay (each one complete).
+ * A document whose "schema" is not "embeval.report" or whose schema_version
+ * is newer than 1 is refused. */
 ev_status ev_report_write_html(const char *report_json_text, const char *out_dir, ev_err *err);
 
 /* Same, from an already parsed document. */

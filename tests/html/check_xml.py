@@ -191,10 +191,16 @@ def mode_render(args):
                     "texts": [EVIL, "Shirt \"& 'tie'\"", "Sandale \u2013 \u00e9t\u00e9 \u2713",
                               "broken & <b>bad</b>",
                               "corrupt.onnx: protobuf parse failed at byte 17 (<truncated> & "
-                              "\"odd\")", "n/a", "Pareto", "Random-init weights",
+                              "\"odd\")", "n/a", "Pareto", "random-feature baseline",
                               "Failed models", "Intel(R) Xeon(R) <AVX-512>",
-                              "fmnist_cnn_wide"],
-                    "not_in_source": [EVIL, "<b>bad</b>", "<truncated>", "<AVX-512>"],
+                              "fmnist_cnn_wide", "embeval run --out out/<evil dir>",
+                              "imgs/" + EVIL + ".png: decode failed: <not an image>",
+                              "class name " + EVIL + " contains markup",
+                              "card broken.json: unknown key \"zoom\" ignored",
+                              "status partial", "avx2, fma, avx512f, avx512_bf16",
+                              "weighted 20-NN"],
+                    "not_in_source": [EVIL, "<b>bad</b>", "<truncated>", "<AVX-512>",
+                                      "<evil dir>", "<not an image>"],
                     "tags_rand": 6 * 4},
         "many": {"min_svgs": 2 * 5 + 2, "texts": [EVIL, "Mean rank across datasets"],
                  "not_in_source": [EVIL]},
@@ -209,10 +215,62 @@ def mode_render(args):
         check(rc == 0, "%s: render exit %d" % (kind, rc))
         if rc == 0:
             check_page(out, kind, expects[kind])
+    mode_mutants(args)
     # "many": both datasets get their own chart files (same slug, made unique)
     charts = os.listdir(os.path.join(args.workdir, "many", "charts"))
     check(len([c for c in charts if c.startswith("quality-big-a")]) == 2,
           "many: per-dataset chart names collide: %s" % sorted(charts))
+
+
+MUTANT_VALUES = [None, "", "<x onload=y>", -1, 0, 1e308, -1e308, 5e-324, 3.5, [], {}, [None],
+                 {"value": None}, True, "\u00ff\u2028", 2 ** 53]
+
+
+def json_paths(o, path=()):
+    if path:
+        yield path
+    if isinstance(o, dict):
+        for k, v in o.items():
+            yield from json_paths(v, path + (k,))
+    elif isinstance(o, list):
+        for i, v in enumerate(o):
+            yield from json_paths(v, path + (i,))
+
+
+def mode_mutants(args, count=40):
+    """Seeded random type/value replacements in the fixture: every variant
+    renders (or is refused with a message) and stays well-formed."""
+    import json
+    import random
+    with open(args.fixture, encoding="utf-8") as f:
+        doc = json.load(f)
+    rng = random.Random(7)
+    work = os.path.join(args.workdir, "mutants")
+    os.makedirs(work)
+    for it in range(count):
+        d = json.loads(json.dumps(doc))
+        for _ in range(rng.randint(1, 30)):
+            path = rng.choice(list(json_paths(d)))
+            o = d
+            for p in path[:-1]:
+                o = o[p]
+            o[path[-1]] = rng.choice(MUTANT_VALUES)
+        src = os.path.join(work, "m%02d.json" % it)
+        out = os.path.join(work, "m%02d" % it)
+        os.makedirs(out)
+        with open(src, "w", encoding="utf-8") as f:
+            json.dump(d, f)
+        p = subprocess.run([args.tool, "render", src, out], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+        if p.returncode != 0:
+            check("schema" in p.stderr and p.returncode == 1,
+                  "mutant %s: exit %d: %s" % (src, p.returncode, p.stderr[-300:]))
+            continue
+        try:
+            root = ET.parse(os.path.join(out, "report.html")).getroot()
+            check_tree(root, src)
+        except ET.ParseError as e:
+            check(False, "mutant %s: report.html not well-formed: %s" % (src, e))
 
 
 def main():

@@ -342,6 +342,11 @@ int main(int argc, char **argv)
         CHECK(ev_report_write_html("[1,2]", argv[2], &e) == EV_ERR_FORMAT);
         CHECK(ev_report_write_html(NULL, argv[2], &e) == EV_ERR_INVALID_ARG);
         CHECK(ev_report_write_html("{}", "/nonexistent/dir/for/html", &e) == EV_ERR_IO);
+        CHECK(ev_report_write_html("{\"schema\": \"other\"}", argv[2], &e) == EV_ERR_FORMAT);
+        CHECK(ev_report_write_html("{\"schema\": \"embeval.report\", \"schema_version\": 2}",
+                                   argv[2], &e) == EV_ERR_UNSUPPORTED);
+        CHECK(strstr(e.msg, "newer") != NULL);
+        CHECK(ev_report_write_html("{}", argv[2], &e) == EV_OK);
         if (failures) {
             fprintf(stderr, "html_tool unit: %d check(s) failed\n", failures);
             return 1;
