@@ -42,9 +42,17 @@ asan: deps
 models: build
 	$(SYS_PYTHON) tools/export_models.py --out models --opsets 17 --plain-names --if-stale
 
+# The default evaluation: every card in models/ (six seed architectures with
+# random weights, the trained reference models, the raw-pixel baseline) on
+# Fashion-MNIST. Prints the table, writes out/demo/, says where the report is
+# (also when a model failed: the exit status is embeval run's).
+DEMO_OUT ?= out/demo
 demo: deps
 	$(MAKE) models
-	$(BUILD)/embeval inspect models/resnet50-opset17.onnx
+	@status=0; $(BUILD)/embeval run --out $(DEMO_OUT) || status=$$?; \
+	if [ $$status -eq 0 -o $$status -eq 3 -o $$status -eq 4 ] && [ -f $(DEMO_OUT)/report.html ]; then \
+	  echo "embeval demo: report in $(DEMO_OUT)/report.html (also report.md, report.json, report.csv, charts/)"; \
+	fi; exit $$status
 
 install: build
 	cmake --install $(BUILD)

@@ -212,9 +212,12 @@ cJSON *evr_bench_json(const ev_bench_result *b, const char *engine)
     cJSON_AddNumberToObject(j, "threads", b->threads);
     cJSON_AddNumberToObject(j, "warmup", b->warmup);
     cJSON_AddNumberToObject(j, "runs", b->runs);
-    cJSON_AddNumberToObject(j, "batch", b->batch);
+    /* the keys of `embeval bench --json`: latency at latency_batch, "batch"
+     * and "batch_ms" are the throughput batch B and its run times */
+    cJSON_AddNumberToObject(j, "latency_batch", b->batch);
     add_stats(j, "latency_ms", &b->latency_ms, 1);
-    add_stats(j, "batch_ms", &b->batch_ms, 0);
+    cJSON_AddNumberToObject(j, "batch", b->throughput_batch);
+    add_stats(j, "batch_ms", &b->throughput_batch_ms, 0);
     cJSON_AddNumberToObject(j, "throughput_batch", b->throughput_batch);
     evr_add_num(j, "throughput_ips", b->throughput_ips);
     evr_add_num(j, "load_ms", b->load_ms);

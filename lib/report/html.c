@@ -1694,8 +1694,13 @@ ev_status ev_report_write_html_json(const cJSON *report, const char *out_dir, ev
     snprintf(charts, n, "%s/charts", out_dir);
     snprintf(page, n, "%s/report.html", out_dir);
     ev_status st = EV_OK;
+    struct stat cst;
     if (mkdir(charts, 0755) != 0 && errno != EEXIST)
         st = ev_err_set(err, EV_ERR_IO, "cannot create %s: %s", charts, strerror(errno));
+    else if (lstat(charts, &cst) != 0 || !S_ISDIR(cst.st_mode))
+        /* never write through a symlink (or into anything but our own
+         * directory) out of the output directory */
+        st = ev_err_set(err, EV_ERR_IO, "%s exists and is not a directory (a symlink?): remove it", charts);
     ev_buf h;
     ev_buf_init(&h, HTML_MAX);
     if (st == EV_OK) {
