@@ -31,6 +31,11 @@
 #define EV_DEFAULT_MAX_FILE ((int64_t)4 << 30)
 #define EV_DEFAULT_MAX_TENSOR ((int64_t)2 << 30)
 #define EV_DEFAULT_MAX_NODES 100000
+/* Nesting of protobuf messages (ModelProto > GraphProto > NodeProto >
+ * AttributeProto > TypeProto > sequence_type > ...). protobuf-c unpacks
+ * recursively with no limit of its own: a 1.6 MB file nesting TypeProto
+ * 200,000 deep overflowed the stack. Real models nest about 10 deep. */
+#define EV_MAX_PB_DEPTH 64
 #define EV_MIN_OPSET 7
 #define EV_MAX_OPSET 18
 #define EV_MAX_NODE_IO 4096      /* inputs/outputs per node */
@@ -1116,6 +1121,60 @@ static void fill_defaults(ev_load_opts *o, const ev_load_opts *in)
     if (o->max_nodes <= 0) o->max_nodes = EV_DEFAULT_MAX_NODES;
 }
 
+/* Read a varint at *p (< end); 0 if malformed. */
+static int pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = r;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Walk the wire format of a message of type d (without unpacking it) and
+ * return 0 if its sub-messages nest deeper than EV_MAX_PB_DEPTH. Malformed
+ * data returns 1: the unpacker reports it. Our own recursion is bounded by
+ * the depth limit. */
+static int pb_depth_ok(const uint8_t *p, const uint8_t *end, const ProtobufCMessageDescriptor *d, int depth)
+{
+    if (depth > EV_MAX_PB_DEPTH) return 0;
+    while (p < end) {
+        uint64_t tag, n;
+        if (!pb_varint(&p, end, &tag)) return 1;
+        switch (tag & 7) {
+        case 0:
+            if (!pb_varint(&p, end, &n)) return 1;
+            break;
+        case 1:
+            if (end - p < 8) return 1;
+            p += 8;
+            break;
+        case 5:
+            if (end - p < 4) return 1;
+            p += 4;
+            break;
+        case 2: {
+            if (!pb_varint(&p, end, &n) || n > (uint64_t)(end - p)) return 1;
+            const ProtobufCFieldDescriptor *f =
+                tag >> 3 <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3)) : NULL;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor &&
+                !pb_depth_ok(p, p + n, f->descriptor, depth + 1))
+                return 0;
+            p += n;
+            break;
+        }
+        default:
+            return 1; /* groups: unsupported, the unpacker fails */
+        }
+    }
+    return 1;
+}
+
 /* to_free (may be NULL) is released right after unpacking: the parse tree
  * holds copies of everything, so the file buffer is not needed any more. */
 static ev_status load_impl(const void *buf, size_t len, char *to_free, const char *name,
@@ -1137,6 +1196,12 @@ static ev_status load_impl(const void *buf, size_t len, char *to_free, const cha
      * overhead: 16x the file size is a generous bound */
     ca.cap = len < SIZE_MAX / 16 - (64u << 20) ? len * 16 + (64u << 20) : SIZE_MAX;
     ProtobufCAllocator pa = {capped_alloc_fn, capped_free_fn, &ca};
+    if (!pb_depth_ok(buf, (const uint8_t *)buf + len, &onnx__model_proto__descriptor, 0)) {
+        free(to_free);
+        return ev_err_set(err, EV_ERR_LIMIT,
+                          "not a usable ONNX model: messages nested more than %d deep (%s)",
+                          EV_MAX_PB_DEPTH, name);
+    }
     Onnx__ModelProto *mp = onnx__model_proto__unpack(&pa, len, buf);
     free(to_free);
     if (!mp) {
