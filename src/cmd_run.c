@@ -55,7 +55,7 @@ static void help(void)
         "  --limit N            queries per dataset: stratified subset (default 2000;\n"
         "                       0 = all)\n"
         "  --train-limit N      kNN memory / probe training items: stratified subset of\n"
-        "                       the train split (default 5000; 0 = all)\n"
+        "                       the train split (default 3000; 0 = all)\n"
         "  --seed N             seed of the subsets, bootstrap and k-means (default 0)\n"
         "  --bootstrap N        resamples for the confidence intervals (default 1000)\n"
         "  --threads N          engine and metrics threads (default 0 = all cores)\n"

@@ -78,7 +78,7 @@ typedef struct ev_run_options {
     const char *const *datasets; /* dataset specs (embeval/dataset.h)          */
     int n_datasets;              /* 0: {"fashion-mnist"}                       */
     int64_t limit;               /* queries per dataset, 0 = all (default 2000) */
-    int64_t train_limit;         /* memory items, 0 = all (default 5000)        */
+    int64_t train_limit;         /* memory items, 0 = all (default 3000)        */
     uint64_t seed;               /* subsets, bootstrap, k-means (default 0)    */
     int threads;                 /* engine / metrics threads, 0 = all cores    */
     int workers;                 /* decode threads, 0 = threads (or 2)         */

@@ -29,7 +29,7 @@ ev_run_options ev_run_default_options(void)
     ev_run_options o;
     memset(&o, 0, sizeof o);
     o.limit = 2000;
-    o.train_limit = 5000;
+    o.train_limit = 3000;
     o.batch = 32;
     o.mode = EV_IMAGE_EXACT;
     o.bootstrap = 1000;

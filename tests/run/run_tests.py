@@ -544,7 +544,7 @@ def case_trained(a):
         print("SKIP: the trained reference model or the pixel baseline is not in models/")
         sys.exit(77)
     out, cache = os.path.join(a.work, "trained-out"), os.path.join(a.work, "trained-cache")
-    rc, so, se = run(["run", "-m", card, "-m", pix, "--out", out, "--limit", "1000", "--train-limit", "5000",
+    rc, so, se = run(["run", "-m", card, "-m", pix, "--out", out, "--limit", "1000", "--train-limit", "3000",
                       "--bootstrap", "200", "--bench-runs", "5", "--threads", "2", "--cache-dir", cache], a.embeval,
                      timeout=1500)
     print(so)
