@@ -79,6 +79,9 @@ void ev_fast_plan_stats(const ev_plan *p, ev_fast_stats *out);
  * threads and a one-thread variant can be several times faster. */
 typedef struct ev_fast_adapt {
     double best_full, ema_full, ema_one;
+    double ema_util;              /* CPU time of the calling thread / wall time
+                                     of full-thread runs (~1 when the cores
+                                     are ours: waiting threads spin)          */
     int n_full, n_one;
     int mode;                     /* 0 full threads, 1 one thread              */
     int explore;                  /* next run tries the other variant          */
@@ -87,9 +90,10 @@ typedef struct ev_fast_adapt {
 } ev_fast_adapt;
 /* 1 if the next run should use the one-thread variant. */
 int ev_fast_adapt_choose(const ev_fast_adapt *a);
-/* Record a run of `one` (0/1) that took ms; `alt_ok` 0 if no one-thread
- * variant can exist (never explore). */
-void ev_fast_adapt_update(ev_fast_adapt *a, int one, double ms, int alt_ok);
+/* Record a run of `one` (0/1) that took `ms` of wall time and `cpu_ms` of
+ * the calling thread's CPU time; `alt_ok` 0 if no one-thread variant can
+ * exist (never explore). */
+void ev_fast_adapt_update(ev_fast_adapt *a, int one, double ms, double cpu_ms, int alt_ok);
 
 /* Every step and primitive of a plan, one per line (tests/tools only). */
 void ev_fast_dump(const ev_plan *p, ev_buf *out);

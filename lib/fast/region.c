@@ -175,7 +175,9 @@ static double mono_ms(void)
 
 /* Adaptive policy (per region, wall time of the region per run):
  *   full mode: when the smoothed time exceeds 1.5x the best full-thread
- *     time seen (contention), try the one-thread variant once; switch if it
+ *     time seen, or the calling thread had the CPU for less than 70% of the
+ *     run (it was descheduled, or slept waiting for a descheduled worker:
+ *     both mean busy cores), try the one-thread variant once; switch if it
  *     is at least 10% faster, else wait 32 runs before trying again;
  *   one-thread mode: every 16 runs try the full variant once; switch back
  *     when it is faster (the machine became quiet).
@@ -183,7 +185,7 @@ static double mono_ms(void)
  * nothing else ever runs. */
 int ev_fast_adapt_choose(const ev_fast_adapt *a) { return a->explore ? !a->mode : a->mode; }
 
-void ev_fast_adapt_update(ev_fast_adapt *a, int one, double dt, int alt_ok)
+void ev_fast_adapt_update(ev_fast_adapt *a, int one, double dt, double cpu, int alt_ok)
 {
     int explored = a->explore;
     a->explore = 0;
@@ -194,6 +196,8 @@ void ev_fast_adapt_update(ev_fast_adapt *a, int one, double dt, int alt_ok)
         a->n_full++;
         if (a->n_full == 1 || dt < a->best_full) a->best_full = dt;
         a->ema_full = a->n_full == 1 || explored ? dt : 0.7 * a->ema_full + 0.3 * dt;
+        double u = dt > 0 ? cpu / dt : 1.0;
+        a->ema_util = a->n_full == 1 ? u : 0.7 * a->ema_util + 0.3 * u;
         if (explored && a->mode == 1 && dt < a->ema_one) a->mode = 0;
     } else {
         a->n_one++;
@@ -212,7 +216,9 @@ void ev_fast_adapt_update(ev_fast_adapt *a, int one, double dt, int alt_ok)
         return;
     }
     if (a->mode == 0) {
-        if (a->cool == 0 && a->n_full >= 4 && a->ema_full > 1.5 * a->best_full) a->explore = 1;
+        if (a->cool == 0 && a->n_full >= 3 &&
+            (a->ema_full > 1.5 * a->best_full || a->ema_util < 0.7))
+            a->explore = 1;
     } else if (++a->since % 16 == 0) {
         a->explore = 1;
     }
@@ -235,10 +241,15 @@ static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
         }
     }
     if (one && !r->alt) one = 0;
+    struct timespec c0, c1;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
     double t0 = mono_ms();
     ev_status st = one ? run_items(r->alt, s, r->alt_mem, x) : run_items(r, s, s->scratch, x);
     if (st != EV_OK) return st;
-    ev_fast_adapt_update(&r->ad, one, mono_ms() - t0, !r->alt_failed);
+    double wall = mono_ms() - t0;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-6;
+    ev_fast_adapt_update(&r->ad, one, wall, cpu, !r->alt_failed);
     return EV_OK;
 }
 

@@ -5,16 +5,23 @@
 #include "fast/fast.h"
 #include "test_util.h"
 
-/* Run n steps with the given times; returns how many used one thread. */
-static int sim(ev_fast_adapt *a, int n, double full_ms, double one_ms, int alt_ok)
+/* Run n steps with the given wall times (CPU time = util x wall for full
+ * runs); returns how many used one thread. */
+static int simu(ev_fast_adapt *a, int n, double full_ms, double one_ms, double util, int alt_ok)
 {
     int ones = 0;
     for (int i = 0; i < n; i++) {
         int one = ev_fast_adapt_choose(a);
         ones += one;
-        ev_fast_adapt_update(a, one, one ? one_ms : full_ms, alt_ok);
+        double ms = one ? one_ms : full_ms;
+        ev_fast_adapt_update(a, one, ms, one ? ms : ms * util, alt_ok);
     }
     return ones;
+}
+
+static int sim(ev_fast_adapt *a, int n, double full_ms, double one_ms, int alt_ok)
+{
+    return simu(a, n, full_ms, one_ms, full_ms > 20.0 ? 0.4 : 1.0, alt_ok);
 }
 
 int main(void)
@@ -25,7 +32,8 @@ int main(void)
     for (int i = 0; i < 200; i++) {
         int one = ev_fast_adapt_choose(&a);
         ones += one;
-        ev_fast_adapt_update(&a, one, one ? 18.0 : 10.0 + (i % 5) * 0.8, 1);
+        double ms = one ? 18.0 : 10.0 + (i % 5) * 0.8;
+        ev_fast_adapt_update(&a, one, ms, ms * 0.98, 1);
     }
     CHECK(ones == 0);
     CHECK(a.mode == 0);
@@ -45,6 +53,12 @@ int main(void)
     ones = sim(&b, 200, 40.0, 39.0, 1);
     CHECK(b.mode == 0);
     CHECK(ones <= 10);
+    /* busy from the very first run (no quiet run to compare with): the
+     * calling thread's low CPU share still reveals it */
+    ev_fast_adapt d = {0};
+    ones = simu(&d, 60, 100.0, 40.0, 0.3, 1);
+    CHECK(d.mode == 1);
+    CHECK(ones >= 45);
     /* no one-thread variant possible: never chosen */
     ev_fast_adapt c = {0};
     sim(&c, 10, 10.0, 5.0, 0);
