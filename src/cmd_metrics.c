@@ -48,6 +48,9 @@ static const char usage_text[] =
     "                             0.001,0.01,0.1,1,10,100,1000)\n"
     "  --probe-val-fraction F     stratified validation share of the train split\n"
     "                             used to choose C (default 0.2)\n"
+    "  --probe-sweep-max N        the C sweep fits on at most N train rows (even\n"
+    "                             per-class thinning; default 20000, 0 = all);\n"
+    "                             the final refit always uses the whole split\n"
     "  --bootstrap N              resamples for the 95% intervals (default 1000;\n"
     "                             0 = no intervals)\n"
     "  --seed S                   seed of bootstrap, sampling, k-means and the\n"
@@ -557,8 +560,8 @@ static int write_assignments(const char *path, const int32_t *a, int64_t n)
 /* ---- main ------------------------------------------------------------------------ */
 enum {
     O_EMB = 256, O_LAB, O_TEMB, O_TLAB, O_GEMB, O_GLAB, O_METRICS, O_K, O_SILM, O_SILS, O_KNNK,
-    O_KNNT, O_KMR, O_KMI, O_KMOUT, O_PC, O_PVF, O_BOOT, O_SEED, O_JSON, O_OUT, O_PERCLASS,
-    O_THREADS
+    O_KNNT, O_KMR, O_KMI, O_KMOUT, O_PC, O_PVF, O_PSM, O_BOOT, O_SEED, O_JSON, O_OUT,
+    O_PERCLASS, O_THREADS
 };
 
 int ev_cmd_metrics(int argc, char **argv)
@@ -581,6 +584,7 @@ int ev_cmd_metrics(int argc, char **argv)
         {"kmeans-assignments-out", required_argument, 0, O_KMOUT},
         {"probe-c", required_argument, 0, O_PC},
         {"probe-val-fraction", required_argument, 0, O_PVF},
+        {"probe-sweep-max", required_argument, 0, O_PSM},
         {"bootstrap", required_argument, 0, O_BOOT},
         {"seed", required_argument, 0, O_SEED},
         {"json", no_argument, 0, O_JSON},
@@ -661,6 +665,11 @@ int ev_cmd_metrics(int argc, char **argv)
                 return cli_usage_error("metrics", "bad --probe-val-fraction '%s' (0 < F < 1)",
                                        optarg);
             o.probe_val_fraction = dv;
+            break;
+        case O_PSM:
+            if (!cli_parse_int(optarg, 0, INT64_MAX, &v))
+                return cli_usage_error("metrics", "bad --probe-sweep-max '%s'", optarg);
+            o.probe_sweep_max = v;
             break;
         case O_BOOT:
             if (!cli_parse_int(optarg, 0, 1000000, &v))

@@ -110,6 +110,9 @@ typedef struct ev_metrics_options {
     int n_probe_c;               /* C grid (default 1e-3 .. 1e3, 7 values)    */
     double probe_c[EV_METRICS_MAX_C];
     double probe_eps;            /* liblinear stopping tolerance (def 0.01)   */
+    int64_t probe_sweep_max;     /* C sweep fits on at most this many train
+                                    rows (class-stratified thinning; default
+                                    20000, 0 = all); the refit uses all rows  */
     int keep_kmeans_assignments; /* fill result->kmeans_assignments           */
     ev_progress_fn progress;
     void *progress_user;

@@ -340,12 +340,34 @@ ev_status mx_kmeans(const mx_set *s, int k, int restarts, int max_iter, uint64_t
     K.blk = malloc((size_t)K.nblk * sizeof(double));
     int32_t *cur = malloc((size_t)n * sizeof(int32_t));
     double *dist = malloc((size_t)n * sizeof(double));
+    float *Cold = malloc((size_t)k * d * sizeof(float));
     ev_status st = EV_OK;
-    if (!K.C || !K.c2 || !K.xhat2 || !K.blk || !cur || !dist) {
+    if (!K.C || !K.c2 || !K.xhat2 || !K.blk || !cur || !dist || !Cold) {
         st = ev_err_set(e, EV_ERR_NOMEM, "k-means: out of memory");
         goto out;
     }
     for (int64_t i = 0; i < n; i++) K.xhat2[i] = s->norm2[i] * (double)s->inv[i] * s->inv[i];
+    /* sklearn's stopping rule: total squared centroid shift <= 1e-4 x the
+     * mean per-feature variance of the (normalised) data */
+    double tol;
+    {
+        double *mean = calloc((size_t)d, sizeof *mean);
+        if (!mean) {
+            st = ev_err_set(e, EV_ERR_NOMEM, "k-means: out of memory");
+            goto out;
+        }
+        double sq = 0;
+        for (int64_t i = 0; i < n; i++) {
+            const float *row = s->x + (size_t)i * d;
+            double iv = s->inv[i];
+            for (int64_t j = 0; j < d; j++) mean[j] += (double)row[j] * iv;
+            sq += K.xhat2[i];
+        }
+        double m2 = 0;
+        for (int64_t j = 0; j < d; j++) m2 += (mean[j] / n) * (mean[j] / n);
+        free(mean);
+        tol = 1e-4 * ((sq / n - m2) / (double)d);
+    }
     double best = INFINITY;
     for (int r = 0; r < restarts; r++) {
         mx_rng rng;
@@ -359,12 +381,19 @@ ev_status mx_kmeans(const mx_set *s, int k, int restarts, int max_iter, uint64_t
             st = km_assign(&K, cur, dist, &changed, &in, e);
             if (st != EV_OK) goto out;
             if (changed == 0) break;
+            memcpy(Cold, K.C, (size_t)k * d * sizeof(float));
             st = km_update(&K, cur, dist, e);
             if (st != EV_OK) goto out;
-            if (it == max_iter - 1) {
+            double shift = 0;
+            for (size_t j = 0; j < (size_t)k * d; j++) {
+                double u = (double)K.C[j] - Cold[j];
+                shift += u * u;
+            }
+            if (it == max_iter - 1 || shift <= tol) {
                 /* final assignment against the last centroids */
                 st = km_assign(&K, cur, dist, &changed, &in, e);
                 if (st != EV_OK) goto out;
+                break;
             }
         }
         if (in < best) {
@@ -380,6 +409,7 @@ out:
     free(K.blk);
     free(cur);
     free(dist);
+    free(Cold);
     return st;
 }
 

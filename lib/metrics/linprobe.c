@@ -34,32 +34,53 @@ typedef struct probe {
     int k;
 } probe;
 
-/* Train one-vs-rest models for every class on the rows `rows` with C;
- * W receives k x (d + 1) weights (last = bias). */
-static ev_status train_ovr(const probe *P, const int32_t *rows, int64_t nrows, const double *Cs,
-                           int nC, double eps, int nt, double *W, ev_err *e)
+/* Train one-vs-rest models for every class on the rows `rows` with one C;
+ * W receives k x (d + 1) weights (last = bias), oriented so that a positive
+ * value means "this class". W_init (may be NULL) warm-starts each problem
+ * (liblinear's init_sol). */
+static ev_status train_ovr(const probe *P, const int32_t *rows, int64_t nrows, double C,
+                           double eps, int nt, double *W, const double *W_init, ev_err *e)
 {
     const int64_t d = P->d;
     const int k = P->k;
-    struct feature_node **xs = malloc((size_t)nrows * sizeof *xs);
-    if (!xs) return ev_err_set(e, EV_ERR_NOMEM, "linear probe: out of memory");
-    for (int64_t i = 0; i < nrows; i++) xs[i] = P->nodes + (size_t)rows[i] * (d + 2);
     int failed = 0;
-    int64_t ntask = (int64_t)nC * k;
     set_print_string_function(quiet);
 #pragma omp parallel num_threads(nt)
     {
         double *y = malloc((size_t)nrows * sizeof(double));
-        if (!y) {
+        struct feature_node **xs = malloc((size_t)nrows * sizeof *xs);
+        if (!y || !xs) {
 #pragma omp atomic write
             failed = 1;
         }
 #pragma omp for schedule(dynamic, 1)
-        for (int64_t t = 0; t < ntask; t++) {
-            if (!y) continue;
-            int ci = (int)(t / k), u = (int)(t % k);
+        for (int u = 0; u < k; u++) {
+            if (!y || !xs) continue;
             int32_t c = P->cls[u];
-            for (int64_t i = 0; i < nrows; i++) y[i] = P->tr->y[rows[i]] == c ? 1.0 : -1.0;
+            int64_t first_pos = -1, npos = 0;
+            for (int64_t i = 0; i < nrows; i++) {
+                xs[i] = P->nodes + (size_t)rows[i] * (d + 2);
+                y[i] = P->tr->y[rows[i]] == c ? 1.0 : -1.0;
+                if (y[i] > 0) {
+                    npos++;
+                    if (first_pos < 0) first_pos = i;
+                }
+            }
+            double *w = W + (size_t)u * (d + 1);
+            if (npos == 0 || npos == nrows) {
+                /* degenerate (cannot happen for classes present in rows) */
+                for (int64_t j = 0; j <= d; j++) w[j] = 0;
+                w[d] = npos ? 1.0 : -1.0;
+                continue;
+            }
+            /* liblinear orders labels by first appearance and scores the
+             * first one: put a positive row first so w scores class c. */
+            struct feature_node *tx = xs[0];
+            xs[0] = xs[first_pos];
+            xs[first_pos] = tx;
+            double ty = y[0];
+            y[0] = y[first_pos];
+            y[first_pos] = ty;
             struct problem prob;
             prob.l = (int)nrows;
             prob.n = (int)d + 1;
@@ -70,31 +91,22 @@ static ev_status train_ovr(const probe *P, const int32_t *rows, int64_t nrows, c
             memset(&par, 0, sizeof par);
             par.solver_type = L2R_LR;
             par.eps = eps;
-            par.C = Cs[ci];
+            par.C = C;
             par.p = 0.1;
-            double *w = W + ((size_t)ci * k + u) * (d + 1);
-            int npos = 0;
-            for (int64_t i = 0; i < nrows; i++) npos += y[i] > 0;
-            if (npos == 0 || npos == nrows) {
-                /* degenerate (cannot happen for classes present in rows) */
-                for (int64_t j = 0; j <= d; j++) w[j] = 0;
-                w[d] = npos ? 1.0 : -1.0;
-                continue;
-            }
+            par.init_sol = W_init ? (double *)(W_init + (size_t)u * (d + 1)) : NULL;
             struct model *m = train(&prob, &par);
-            if (!m) {
+            if (!m || m->label[0] != 1) {
+                if (m) free_and_destroy_model(&m);
 #pragma omp atomic write
                 failed = 1;
                 continue;
             }
-            /* liblinear's binary w scores its first label (first row's y) */
-            double sign = m->label[0] == 1 ? 1.0 : -1.0;
-            for (int64_t j = 0; j <= d; j++) w[j] = sign * m->w[j];
+            for (int64_t j = 0; j <= d; j++) w[j] = m->w[j];
             free_and_destroy_model(&m);
         }
         free(y);
+        free(xs);
     }
-    free(xs);
     if (failed) return ev_err_set(e, EV_ERR_NOMEM, "linear probe: liblinear training failed");
     return EV_OK;
 }
@@ -157,10 +169,11 @@ ev_status mx_linear_probe(const mx_set *train, const mx_set *test, const ev_metr
     int32_t *rows = malloc((size_t)n * sizeof *rows);
     int32_t *val = malloc((size_t)n * sizeof *val);
     int nC = o->n_probe_c;
-    double *W = malloc((size_t)(nC > 0 ? nC : 1) * P.k * (d + 1) * sizeof(double));
+    size_t wbytes = (size_t)P.k * (d + 1) * sizeof(double);
+    double *W = malloc(wbytes), *Wc = malloc(wbytes), *Wp = malloc(wbytes);
     uint8_t *vc = malloc((size_t)n);
     ev_status st = EV_OK;
-    if (!P.nodes || !rows || !val || !W || !vc) {
+    if (!P.nodes || !rows || !val || !W || !Wc || !Wp || !vc) {
         st = ev_err_set(e, EV_ERR_NOMEM, "linear probe: out of memory for %lld x %lld features",
                         (long long)n, (long long)d);
         goto out;
@@ -214,23 +227,68 @@ ev_status mx_linear_probe(const mx_set *train, const mx_set *test, const ev_metr
         free(is_val);
         free(tmp);
     }
-    double bestC = nC > 0 ? o->probe_c[0] : 1.0;
+    /* Sweep: ascending C, each fit warm-started from the previous C; the
+     * walk stops when two C values in a row did not beat the best
+     * validation accuracy so far.
+     * A fit part larger than probe_sweep_max rows is thinned evenly within
+     * each class for the sweep; the refit always uses every train row. */
+    int order[EV_METRICS_MAX_C] = {0};
+    for (int i = 0; i < nC; i++) order[i] = i;
+    for (int i = 1; i < nC; i++)
+        for (int j = i; j > 0 && o->probe_c[order[j]] < o->probe_c[order[j - 1]]; j--) {
+            int t = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = t;
+        }
+    double bestC = o->probe_c[order[0]];
+    int have_best = 0;
     if (nC > 1 && nval > 0) {
-        st = train_ovr(&P, rows, nfit, o->probe_c, nC, o->probe_eps, nt, W, e);
-        if (st != EV_OK) goto out;
-        int64_t best_hits = -1;
-        for (int ci = 0; ci < nC; ci++) {
-            int64_t h = probe_predict(&P, W + (size_t)ci * P.k * (d + 1), train, val, nval, nt, vc);
-            if (h > best_hits || (h == best_hits && o->probe_c[ci] < bestC)) {
-                best_hits = h;
-                bestC = o->probe_c[ci];
+        if (o->probe_sweep_max > 0 && nfit > o->probe_sweep_max) {
+            /* even thinning within each class (rows are in class-mixed row
+             * order): the r-th fit row of a class is kept when floor(r * f)
+             * steps, f = max / nfit, and the first row of every class is kept */
+            int64_t keep = 0;
+            int64_t *seen = calloc((size_t)train->n_classes, sizeof *seen);
+            if (!seen) {
+                st = ev_err_set(e, EV_ERR_NOMEM, "linear probe: out of memory");
+                goto out;
             }
+            double frac = (double)o->probe_sweep_max / (double)nfit;
+            for (int64_t i = 0; i < nfit; i++) {
+                int64_t r = seen[train->y[rows[i]]]++;
+                if (r == 0 || (int64_t)((r + 1) * frac) != (int64_t)(r * frac))
+                    rows[keep++] = rows[i];
+            }
+            free(seen);
+            nfit = keep;
+        }
+        int64_t best_hits = -1;
+        int stale = 0;
+        const double *prev = NULL;
+        for (int oi = 0; oi < nC; oi++) {
+            double C = o->probe_c[order[oi]];
+            st = train_ovr(&P, rows, nfit, C, o->probe_eps, nt, Wc, prev, e);
+            if (st != EV_OK) goto out;
+            int64_t h = probe_predict(&P, Wc, train, val, nval, nt, vc);
+            if (h > best_hits) {
+                best_hits = h;
+                bestC = C;
+                memcpy(W, Wc, wbytes);
+                have_best = 1;
+                stale = 0;
+            } else if (++stale >= 2) {
+                break; /* no gain for two larger C values: larger C only
+                          costs more iterations (separable data) */
+            }
+            memcpy(Wp, Wc, wbytes);
+            prev = Wp;
         }
     }
-    /* refit on the whole train split */
+    /* refit on the whole train split, warm-started from the sweep's fit */
     for (int64_t i = 0; i < n; i++) rows[i] = (int32_t)i;
-    st = train_ovr(&P, rows, n, &bestC, 1, o->probe_eps, nt, W, e);
+    st = train_ovr(&P, rows, n, bestC, o->probe_eps, nt, Wc, have_best ? W : NULL, e);
     if (st != EV_OK) goto out;
+    memcpy(W, Wc, wbytes);
     int64_t hits = probe_predict(&P, W, test, NULL, test->n, nt, correct);
     *acc = (double)hits / (double)test->n;
     *chosen_c = bestC;
@@ -240,6 +298,8 @@ out:
     free(rows);
     free(val);
     free(W);
+    free(Wc);
+    free(Wp);
     free(vc);
     return st;
 }

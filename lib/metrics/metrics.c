@@ -31,6 +31,7 @@ ev_metrics_options ev_metrics_default_options(void)
     o.n_probe_c = 7;
     for (int i = 0; i < 7; i++) o.probe_c[i] = pow(10.0, i - 3);
     o.probe_eps = 0.01;
+    o.probe_sweep_max = 20000;
     return o;
 }
 
@@ -84,6 +85,7 @@ static ev_status check_options(const ev_metrics_options *o, ev_err *e)
     EV_FAIL_IF(!(o->probe_val_fraction > 0 && o->probe_val_fraction < 1), e, EV_ERR_INVALID_ARG,
                "validation fraction must be in (0, 1)");
     EV_FAIL_IF(!(o->probe_eps > 0), e, EV_ERR_INVALID_ARG, "probe tolerance must be positive");
+    EV_FAIL_IF(o->probe_sweep_max < 0, e, EV_ERR_INVALID_ARG, "probe sweep size must be >= 0");
     EV_FAIL_IF(o->threads < 0, e, EV_ERR_INVALID_ARG, "threads must be >= 0");
     return EV_OK;
 }

@@ -70,7 +70,10 @@ static ev_status sil_cosine(const mx_set *s, int threads, double *item, ev_err *
         int64_t nbq = (n + BQ - 1) / BQ;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t bi = 0; bi < nbq; bi++) {
-            if (failed || !G) continue;
+            int stop;
+#pragma omp atomic read
+            stop = failed;
+            if (stop || !G) continue;
             int64_t i0 = bi * BQ, m = n - i0 < BQ ? n - i0 : BQ;
             double bbest[BQ], aown[BQ];
             for (int64_t i = 0; i < m; i++) {
@@ -178,7 +181,10 @@ static ev_status sil_euclidean(const mx_set *s, int threads, double *item, ev_er
         int64_t nbq = (n + bq - 1) / bq;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t bi = 0; bi < nbq; bi++) {
-            if (failed || !sums) continue;
+            int stop;
+#pragma omp atomic read
+            stop = failed;
+            if (stop || !sums) continue;
             int64_t i0 = bi * bq, m = n - i0 < bq ? n - i0 : bq;
             for (int64_t i = 0; i < m; i++)
                 for (int64_t j = 0; j < d; j++)
