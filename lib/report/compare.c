@@ -115,29 +115,31 @@ static const cJSON *items_result(const ev_report *r, const char *ds_name, const 
     return NULL;
 }
 
-/* Two-sided paired bootstrap p-value of mean(new - old) over the items both
- * have, or NaN. */
-static double paired_p(const cJSON *old_r, const cJSON *new_r, const char *key, int resamples, uint64_t seed)
+/* Pair the per-item vectors `key` of two sidecar results by item id and run
+ * the paired bootstrap of mean(a - b) (a = res_a). Returns 0 when there is
+ * nothing to pair. */
+int evr_paired(const cJSON *res_a, const cJSON *res_b, const char *key, int resamples, uint64_t seed,
+               ev_paired_result *out, ev_paired_result *reverse)
 {
-    if (!old_r || !new_r || resamples <= 0) return NAN;
-    const cJSON *oi = cJSON_GetObjectItemCaseSensitive(old_r, "items"),
-                *ni = cJSON_GetObjectItemCaseSensitive(new_r, "items");
-    const cJSON *ov = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(old_r, "vectors"), key),
-                *nv = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(new_r, "vectors"), key);
+    if (!res_a || !res_b || resamples <= 0) return 0;
+    const cJSON *oi = cJSON_GetObjectItemCaseSensitive(res_b, "items"),
+                *ni = cJSON_GetObjectItemCaseSensitive(res_a, "items");
+    const cJSON *ov = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res_b, "vectors"), key),
+                *nv = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res_a, "vectors"), key);
     int no = cJSON_GetArraySize(oi), nn = cJSON_GetArraySize(ni);
-    if (no == 0 || nn == 0 || cJSON_GetArraySize(ov) != no || cJSON_GetArraySize(nv) != nn) return NAN;
-    /* item id -> position in old (ids are selection indices: bounded by the
+    if (no == 0 || nn == 0 || cJSON_GetArraySize(ov) != no || cJSON_GetArraySize(nv) != nn) return 0;
+    /* item id -> position in b (ids are selection indices: bounded by the
      * selection size, but treat them as untrusted) */
     int64_t maxid = -1;
     const cJSON *x;
     cJSON_ArrayForEach(x, oi)
     {
-        if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 1e8) return NAN;
+        if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 1e8) return 0;
         if ((int64_t)x->valuedouble > maxid) maxid = (int64_t)x->valuedouble;
     }
     int *pos = malloc((size_t)(maxid + 1) * sizeof *pos);
     double *a = malloc((size_t)nn * sizeof *a), *b = malloc((size_t)nn * sizeof *b);
-    double p = NAN;
+    int ok = 0;
     if (!pos || !a || !b) goto out;
     for (int64_t i = 0; i <= maxid; i++) pos[i] = -1;
     int i = 0;
@@ -154,16 +156,24 @@ static double paired_p(const cJSON *old_r, const cJSON *new_r, const char *key, 
         n++;
     }
     if (n < 2) goto out;
-    ev_paired_result r1, r2;
-    if (ev_paired_bootstrap(a, b, n, resamples, seed, &r1) != EV_OK) goto out;
-    if (ev_paired_bootstrap(b, a, n, resamples, seed, &r2) != EV_OK) goto out;
-    p = 2.0 * (r1.p_value < r2.p_value ? r1.p_value : r2.p_value);
-    if (p > 1) p = 1;
+    if (ev_paired_bootstrap(a, b, n, resamples, seed, out) != EV_OK) goto out;
+    if (reverse && ev_paired_bootstrap(b, a, n, resamples, seed, reverse) != EV_OK) goto out;
+    ok = 1;
 out:
     free(pos);
     free(a);
     free(b);
-    return p;
+    return ok;
+}
+
+/* Two-sided paired bootstrap p-value of mean(new - old) over the items both
+ * have, or NaN. */
+static double paired_p(const cJSON *old_r, const cJSON *new_r, const char *key, int resamples, uint64_t seed)
+{
+    ev_paired_result r1, r2;
+    if (!evr_paired(new_r, old_r, key, resamples, seed, &r1, &r2)) return NAN;
+    double p = 2.0 * (r1.p_value < r2.p_value ? r1.p_value : r2.p_value);
+    return p > 1 ? 1 : p;
 }
 
 /* ---- compare ------------------------------------------------------------------------------- */

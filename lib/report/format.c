@@ -381,6 +381,24 @@ static void choose(const cJSON *doc, const cJSON *ds, ev_buf *b, int md)
         } else {
             ev_buf_printf(b, "  %-13s %s (mAP %s, %s ms, %s MiB)\n", rows[i].label, nm, v1, v2, v3);
         }
+        const cJSON *bv = cJSON_GetObjectItemCaseSensitive(ch, "best_vs_runner_up");
+        if (i == 0 && cJSON_IsObject(bv)) {
+            char ru[256];
+            clean(evr_str(bv, "runner_up"), ru, sizeof ru);
+            const cJSON *ci = cJSON_GetObjectItemCaseSensitive(bv, "ci95");
+            double p = evr_num(bv, "p_value");
+            char ps[32];
+            if (p < 0.001) snprintf(ps, sizeof ps, "< 0.001");
+            else snprintf(ps, sizeof ps, "= %.3f", p);
+            ev_buf_puts(b, md ? "  - ahead of " : "                ahead of ");
+            if (md) md_escape(b, ru);
+            else ev_buf_puts(b, ru);
+            ev_buf_printf(b, " by %+.3f mAP", evr_num(bv, "diff"));
+            if (cJSON_GetArraySize(ci) == 2)
+                ev_buf_printf(b, " [%.3f, %.3f]", cJSON_GetArrayItem(ci, 0)->valuedouble,
+                              cJSON_GetArrayItem(ci, 1)->valuedouble);
+            ev_buf_printf(b, ", paired bootstrap p %s (one-sided)\n", ps);
+        }
     }
     const cJSON *par = cJSON_GetObjectItemCaseSensitive(ch, "pareto");
     if (cJSON_GetArraySize(par) > 0) {

@@ -58,6 +58,12 @@ void evr_knn_key(const cJSON *metrics, char *buf, size_t len);
 double evr_metric_value(const cJSON *result, const cJSON *model, const char *name, int *higher_is_better,
                         int *is_quality);
 
+/* Paired bootstrap of mean(a - b) over the items two sidecar results
+ * (`{"items", "vectors"}`) share; *reverse (may be NULL) gets b - a.
+ * Returns 0 when nothing can be paired. */
+int evr_paired(const cJSON *res_a, const cJSON *res_b, const char *key, int resamples, uint64_t seed,
+               ev_paired_result *out, ev_paired_result *reverse);
+
 /* Write text to dir/name atomically. */
 ev_status evr_write_text(const char *dir, const char *name, const char *text, ev_err *e);
 

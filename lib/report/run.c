@@ -698,7 +698,7 @@ static int cmp_rank_desc(const void *a, const void *b)
 
 /* Rank by mAP within each dataset (ties share the mean rank), choose, and
  * the mean rank across datasets. */
-static void summarise(cJSON *doc)
+static void summarise(cJSON *doc, const cJSON *items, int bootstrap, uint64_t seed)
 {
     cJSON *models = cJSON_GetObjectItem(doc, "models");
     cJSON *datasets = cJSON_GetObjectItem(doc, "datasets");
@@ -751,6 +751,34 @@ static void summarise(cJSON *doc)
         for (int k = 0; k < 3; k++)
             if (idx[k] >= 0) nmz[k] = evr_str(cJSON_GetArrayItem(models, idx[k]), "name");
         evr_add_str(ch, "best_quality", nmz[0]);
+        /* is the best really better than the runner-up? paired bootstrap on
+         * the same queries */
+        int second = -1;
+        double sq = -INFINITY;
+        for (int m = 0; m < nm; m++) {
+            cJSON *r = cJSON_GetArrayItem(results, m);
+            double q = evr_num(r, "metrics.map");
+            if (m != best && !strcmp(evr_str(r, "status"), "ok") && isfinite(q) && q > sq) sq = q, second = m;
+        }
+        cJSON *bv = NULL;
+        ev_paired_result pr;
+        const cJSON *ires = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(items, "datasets"), d), "results");
+        if (best >= 0 && second >= 0 &&
+            evr_paired(cJSON_GetArrayItem(ires, best), cJSON_GetArrayItem(ires, second), "map", bootstrap, seed, &pr,
+                       NULL)) {
+            bv = cJSON_CreateObject();
+            cJSON_AddStringToObject(bv, "model", nmz[0]);
+            cJSON_AddStringToObject(bv, "runner_up", evr_str(cJSON_GetArrayItem(models, second), "name"));
+            cJSON_AddStringToObject(bv, "metric", "map");
+            cJSON_AddNumberToObject(bv, "n", (double)pr.n);
+            evr_add_num(bv, "diff", pr.diff);
+            double ci[2] = {pr.ci_low, pr.ci_high};
+            if (isfinite(ci[0]) && isfinite(ci[1])) cJSON_AddItemToObject(bv, "ci95", cJSON_CreateDoubleArray(ci, 2));
+            else cJSON_AddNullToObject(bv, "ci95");
+            evr_add_num(bv, "p_value", pr.p_value);
+        }
+        if (bv) cJSON_AddItemToObject(ch, "best_vs_runner_up", bv);
+        else cJSON_AddNullToObject(ch, "best_vs_runner_up");
         evr_add_str(ch, "fastest", nmz[1]);
         evr_add_str(ch, "smallest", nmz[2]);
         /* Pareto set: not beaten on both quality and latency */
@@ -1057,7 +1085,7 @@ ev_status ev_run(const ev_run_options *opt, ev_report **out, char *errbuf, size_
     }
 
     /* summaries */
-    summarise(doc);
+    summarise(doc, items, opt->bootstrap, opt->seed);
     ev_report_counts cnt;
     ev_report_counts_get(rep, &cnt);
     cJSON_ReplaceItemInObject(doc, "status", cJSON_CreateString(cnt.results_ok == 0 ? "failed"

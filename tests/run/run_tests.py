@@ -227,6 +227,14 @@ def case_e2e(a):
               "train/test protocol on %s" % ds["name"])
         check(set(ds["choose"]["pareto"]) <= {"pix", "conv"} and ds["choose"]["pareto"],
               "Pareto set of ok models")
+        bv = ds["choose"].get("best_vs_runner_up")
+        check(isinstance(bv, dict) and bv["model"] == ds["choose"]["best_quality"] and
+              bv["runner_up"] in ("pix", "conv") and bv["runner_up"] != bv["model"] and 0 <= bv["p_value"] <= 1 and
+              bv["n"] >= ds["n_queries"] - 1, "best vs runner-up paired test (%s)" % bv)
+        if isinstance(bv, dict):
+            best = [x for x in r if x["model"] == bv["model"]][0]["metrics"]["map"]
+            second = [x for x in r if x["model"] == bv["runner_up"]][0]["metrics"]["map"]
+            check(abs(bv["diff"] - (best - second)) < 1e-4, "paired diff = difference of the mAPs")
     fm, fo = doc["datasets"]
     check(fm["n_queries"] == 150 and fm["n_memory"] == 300, "--limit/--train-limit honoured")
     check(HOSTILE in fo["class_names"], "hostile class name kept verbatim in the JSON")
@@ -266,7 +274,8 @@ def case_e2e(a):
                 "License", "Runs locally"]
         pos = [h.find(c) for c in cols]
         check(all(p > 0 for p in pos) and pos == sorted(pos), "table columns in the seed's order: %s" % h)
-    check("How to choose" in so and "Pareto set" in so and "best quality" in so, "how-to-choose section")
+    check("How to choose" in so and "Pareto set" in so and "best quality" in so and "ahead of" in so,
+          "how-to-choose section")
     check("Generalization across 2 datasets" in so, "mean-rank table with two datasets")
     check("FAILED" in so and "broken" in so, "failed model in the table")
     # a warm second run: everything from the caches, same numbers
