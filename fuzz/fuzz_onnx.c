@@ -1,9 +1,11 @@
 /* fuzz/fuzz_onnx.c — ONNX model bytes: load (protobuf parse, validation,
  * topological sort, op prepare), load-time constant folding, a plan for the
  * declared input shapes (symbolic dims = 1), and, when the plan is small, a
- * run through the reference kernels. Limits are small so that a mutated size
- * fails fast with EV_ERR_LIMIT instead of allocating gigabytes. Any status is
- * fine; crashes, leaks, sanitizer reports and hangs are findings. */
+ * run through the reference kernels (and, for a quarter of the inputs, the
+ * oneDNN fast path's pattern matching, fusion and kernels). Limits are small
+ * so that a mutated size fails fast with EV_ERR_LIMIT instead of allocating
+ * gigabytes. Any status is fine; crashes, leaks, sanitizer reports and hangs
+ * are findings. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include "common/util.h"
 #include "onnx/ir.h"
 #include "onnx/plan.h"
+#include "fast/fast.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -99,7 +102,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memset(&po, 0, sizeof po);
         po.max_tensor_bytes = FZ_MAX_TENSOR;
         po.max_arena_bytes = FZ_MAX_ARENA;
-        po.const_inputs_max = size && (data[size - 1] & 1) ? 64 : 0; /* both plan flavours */
+        uint8_t sel = size ? data[size - 1] : 0;
+        po.const_inputs_max = sel & 1 ? 64 : 0; /* both plan flavours */
+        /* a quarter of the inputs also go through the oneDNN fast path's
+         * pattern matching and fusion (slower: primitive creation) */
+        ev_fast_opts fo = {1, 0, 0};
+        if ((sel & 6) == 6) {
+            po.pass = ev_fast_pass;
+            po.pass_user = &fo;
+        }
         ev_plan *p = NULL;
         if (ev_plan_build(g, in, g->n_inputs, &po, &p, &err) == EV_OK) {
             if (p->arena_bytes <= FZ_RUN_ARENA && p->macs <= FZ_RUN_MACS && plan_cost(p) <= FZ_RUN_COST) {
