@@ -87,7 +87,8 @@ typedef struct ev_run_options {
     ev_cache *cache;             /* embedding cache, NULL = none               */
     const char *results_cache_dir; /* metric results keyed by the SHA-256 of
                                     their exact inputs (embeddings, labels,
-                                    options, embeval version), so never stale;
+                                    options) and of this build of embeval
+                                    (its GNU build ID), so never stale;
                                     NULL = none                                */
     int bootstrap;               /* resamples for CIs (default 1000)           */
     int bench;                   /* 1: measure efficiency (default 1)          */

@@ -8,7 +8,9 @@
  * cache), and last the efficiency measurement, after the embeddings are
  * freed so that the memory high-water mark sees little but the model. */
 #include <dirent.h>
+#include <elf.h>
 #include <errno.h>
+#include <link.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -376,11 +378,81 @@ static void hash_embeddings(ev_sha256_ctx *c, const ev_embeddings *E)
     ev_sha256_update(c, E->items, (size_t)E->n * sizeof(int64_t));
 }
 
+/* The GNU build ID of the binary or shared library holding this code: any
+ * change to the code (a metrics fix) changes it, so results computed by
+ * another build of embeval are never returned from the result cache. */
+typedef struct build_id_search {
+    uintptr_t addr;
+    uint8_t id[64];
+    size_t len;
+} build_id_search;
+
+static int build_id_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    build_id_search *b = data;
+    int mine = 0;
+    for (int i = 0; i < info->dlpi_phnum && !mine; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        mine = ph->p_type == PT_LOAD && b->addr >= lo && b->addr < lo + ph->p_memsz;
+    }
+    if (!mine) return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE) continue;
+        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+            const uint8_t *name = p + sizeof *nh;
+            const uint8_t *desc = name + ((nh->n_namesz + 3u) & ~3u);
+            const uint8_t *next = desc + ((nh->n_descsz + 3u) & ~3u);
+            if (next > end || next <= p) break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && !memcmp(name, "GNU", 4) &&
+                nh->n_descsz <= sizeof b->id) {
+                memcpy(b->id, desc, nh->n_descsz);
+                b->len = nh->n_descsz;
+                return 1;
+            }
+            p = next;
+        }
+    }
+    return 1;
+}
+
+static void hash_build_id(ev_sha256_ctx *c)
+{
+    static build_id_search b;
+    static int done;
+    if (!done) { /* first use is on the run's thread, before any worker exists */
+        b.addr = (uintptr_t)&hash_build_id;
+        dl_iterate_phdr(build_id_cb, &b);
+        done = 1;
+    }
+    if (b.len) {
+        ev_sha256_update(c, b.id, b.len);
+    } else {
+        /* no build ID: the compile time of this file is a weaker stand-in */
+        static const char when[] = __DATE__ " " __TIME__;
+        ev_sha256_update(c, when, sizeof when);
+    }
+}
+
 static void result_key(const ev_metrics_options *mo, const dsctx *d, const ev_embeddings *Eq,
                        const ev_embeddings *Em, char hex[65])
 {
     ev_sha256_ctx c;
     ev_sha256_init(&c);
+    hash_build_id(&c);
+    /* every option, whatever fields metrics.h grows: the struct's bytes with
+     * the fields that cannot change results (threads, progress) cleared */
+    ev_metrics_options ko;
+    memset(&ko, 0, sizeof ko);
+    memcpy(&ko, mo, sizeof ko);
+    ko.threads = 0;
+    ko.progress = NULL;
+    ko.progress_user = NULL;
+    ev_sha256_update(&c, &ko, sizeof ko);
     char b[1024];
     int l = snprintf(b, sizeof b,
                      "embeval-results/1 version=%s what=%u ks=%d:%d,%d,%d boot=%d seed=%llu knn=%d T=%.17g "
