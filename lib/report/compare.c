@@ -70,7 +70,7 @@ static ev_status parse_terms(const char *spec, term *t, int *n, ev_err *e)
                    "--fail-on: unknown metric '%s' (e.g. map, recall_at_1, accuracy, linear_probe_accuracy, "
                    "silhouette, latency_p50, latency_p99, throughput, size_mib, peak_rss_mib, load_ms)",
                    buf);
-        snprintf(x->metric, sizeof x->metric, "%s", buf);
+        memcpy(x->metric, buf, strlen(buf) + 1); /* length checked above */
         EV_FAIL_IF(lim[0] != '+' && lim[0] != '-', e, EV_ERR_INVALID_ARG,
                    "--fail-on term '%s': the limit needs a sign: '-' fails on a drop, '+' on a rise", x->text);
         size_t ll = strlen(lim);
