@@ -433,6 +433,9 @@ static ev_status reorder_once(ev_fctx *c, const dnnl_memory_desc_t *umd, const v
     dnnl_memory_t ms = NULL, md = NULL;
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t r = NULL;
+    /* one thread: a load-time copy gains little from a second thread and
+     * would stall on every OpenMP barrier when the cores are busy */
+    ev_fast_set_threads(1);
     dnnl_status_t s = dnnl_memory_create(&ms, umd, c->eng, (void *)src);
     if (s == dnnl_success) s = dnnl_memory_create(&md, want, c->eng, buf);
     if (s == dnnl_success) s = dnnl_reorder_primitive_desc_create(&rpd, umd, c->eng, want, c->eng, NULL);
@@ -442,6 +445,7 @@ static ev_status reorder_once(ev_fctx *c, const dnnl_memory_desc_t *umd, const v
         s = dnnl_primitive_execute(r, c->stream, 2, a);
         if (s == dnnl_success) s = dnnl_stream_wait(c->stream);
     }
+    ev_fast_set_threads(c->threads);
     if (r) dnnl_primitive_destroy(r);
     if (rpd) dnnl_primitive_desc_destroy(rpd);
     if (ms) dnnl_memory_destroy(ms);
