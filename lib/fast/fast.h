@@ -65,6 +65,7 @@ typedef struct ev_fast_stats {
     int n_ref_steps;              /* steps left on reference kernels           */
     int n_fallbacks;              /* fops refused by oneDNN (ref: or unsupp.)   */
     int64_t scratch_bytes;        /* largest region scratch                    */
+    int64_t weights_bytes;        /* reordered weights held by the plan        */
 } ev_fast_stats;
 
 /* True if the step is a fused oneDNN region (false: a reference kernel). */

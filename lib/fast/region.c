@@ -1613,6 +1613,7 @@ void ev_fast_plan_stats(const ev_plan *p, ev_fast_stats *out)
         out->n_reorders += r->n_reorders;
         out->n_fallbacks += r->n_fallbacks_total;
         if (ps->scratch_bytes > out->scratch_bytes) out->scratch_bytes = ps->scratch_bytes;
+        out->weights_bytes = (int64_t)r->sh->c.wcache_bytes; /* one context per plan */
     }
 }
 

@@ -192,10 +192,10 @@ int main(int argc, char **argv)
     }
     const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     printf("%s %-32s batch %d%s: cos %.7f rel %.2e | fused %d/%d steps, %d regions, %d prims "
-           "(%d reorders), %d ref steps, %d fallbacks | ref %.1f ms fast %.2f ms\n",
+           "(%d reorders), %d ref steps, %d fallbacks, weights %.1f MiB | ref %.1f ms fast %.2f ms\n",
            fail ? "FAIL" : "ok  ", base, batch, bf16 ? " bf16" : "", worst_cos, worst_rel,
            fs.n_fused_nodes, n_ref_steps, fs.n_regions, fs.n_prims, fs.n_reorders, fs.n_ref_steps,
-           fs.n_fallbacks, ms_ref, ms_fast);
+           fs.n_fallbacks, (double)fs.weights_bytes / 1048576.0, ms_ref, ms_fast);
     if (fs.n_ref_steps > 0) {
         printf("reference steps:");
         for (int s = 0; s < pf->n_steps; s++)
