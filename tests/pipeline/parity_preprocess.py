@@ -116,6 +116,9 @@ def main():
     recipes = {}
     if a.cards:
         for c in sorted(glob.glob(os.path.join(a.cards, "*.json"))):
+            with open(c, encoding="utf-8") as f:
+                if "embeval_card" not in json.load(f):  # training logs, export manifest
+                    continue
             recipes["card:" + os.path.basename(c)] = card_recipe(c)
     seen = {tuple(prep_args(r)) for r in recipes.values()}
     for name, r in RECIPES.items():  # the reference recipes not already covered by a card
