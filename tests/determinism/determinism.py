@@ -46,7 +46,7 @@ def run(exe, args):
 
 def test_metrics(exe, work):
     rs = np.random.RandomState(3)
-    n, d, k = 400, 24, 6
+    n, d, k = 300, 24, 6
     cls = rs.randint(0, k, n)
     emb = (rs.randn(n, d) + 1.5 * np.eye(k, d)[cls]).astype(np.float32)
     tr_cls = rs.randint(0, k, 300)
@@ -60,10 +60,10 @@ def test_metrics(exe, work):
         with open(paths[name], "w") as f:
             f.write("".join("class %d\n" % x for x in c))
     configs = {
-        "loo, all metrics": ["--embeddings", paths["e"], "--labels", paths["l"], "--bootstrap", "200",
+        "loo, all metrics": ["--embeddings", paths["e"], "--labels", paths["l"], "--bootstrap", "100",
                              "--per-class"],
         "train split": ["--embeddings", paths["e"], "--labels", paths["l"], "--train-embeddings", paths["t"],
-                        "--train-labels", paths["tl"], "--bootstrap", "200", "--per-class"],
+                        "--train-labels", paths["tl"], "--bootstrap", "100", "--per-class"],
         "euclidean, sampled silhouette": ["--embeddings", paths["e"], "--labels", paths["l"],
                                           "--silhouette-metric", "euclidean", "--silhouette-sample", "150",
                                           "--seed", "5", "--bootstrap", "100"],
