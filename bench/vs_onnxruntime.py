@@ -91,6 +91,18 @@ class Embeval:
         L.ev_model_run.argtypes = [ctypes.c_void_p, ctypes.POINTER(EvTensor), ctypes.c_int]
         L.ev_model_plan_stats.argtypes = [ctypes.c_void_p, ctypes.POINTER(EvTensor), ctypes.c_int,
                                           ctypes.POINTER(EvPlanStats), ctypes.c_void_p]
+        self._logfn = None
+
+    def verbose(self, level):
+        """Print the library's log lines up to `level` (2 info, 3 debug)."""
+        LOGFN = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p)
+
+        def cb(user, lvl, msg):
+            if lvl <= level:
+                print("  [embeval] " + msg.decode(errors="replace"), flush=True)
+        self._logfn = LOGFN(cb)
+        self.lib.ev_set_log.argtypes = [LOGFN, ctypes.c_void_p]
+        self.lib.ev_set_log(self._logfn, None)
 
     def open(self, path, batch, threads, bf16, data):
         o = self.lib.ev_model_default_options()
@@ -203,15 +215,19 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    ap.add_argument("--gap-ms", type=float, default=20.0,
+    ap.add_argument("--gap-ms", type=float, default=100.0,
                     help="pause between runs, so that neither runtime's idle threads "
                          "(which spin-wait for a while after a run) steal the CPU from the "
-                         "other's measured run (default 20)")
+                         "other's measured run (ORT's workers spin for tens of ms after a run; default 100)")
     ap.add_argument("--markdown", help="also write the table as Markdown to this file")
+    ap.add_argument("-v", "--verbose", action="count", default=0,
+                    help="print embeval's log (-v info, -vv debug: fast-path decisions)")
     a = ap.parse_args(argv)
     nm = a.node_modules or find_default([os.path.join(ROOT, "build", "parity-node", "node_modules"),
                                          os.path.join(ROOT, "tests", "parity", "node_modules")])
     ev = Embeval(a.lib)
+    if a.verbose:
+        ev.verbose(1 + a.verbose)
     rows = []
     print("machine: %s" % machine())
     print("threads %d, %s, warm-up %d, %d alternating runs each; times are medians per batch"

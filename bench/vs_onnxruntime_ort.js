@@ -37,6 +37,7 @@ async function main() {
     process.exit(2);
   }
   const batch = Number(batchS || 1), threads = Number(threadsS || 2), seed = Number(seedS || 42);
+  const spin = process.env.EV_ORT_SPIN === undefined ? null : process.env.EV_ORT_SPIN;
   const ort = require('onnxruntime-node');
   const t0 = process.hrtime.bigint();
   const session = await ort.InferenceSession.create(path, {
@@ -45,6 +46,7 @@ async function main() {
     interOpNumThreads: 1,
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
+    ...(spin === null ? {} : { extra: { session: { intra_op: { allow_spinning: spin } } } }),
   });
   const loadMs = Number(process.hrtime.bigint() - t0) / 1e6;
   const shape = [batch, 3, 224, 224];

@@ -78,16 +78,21 @@ void ev_fast_plan_stats(const ev_plan *p, ev_fast_stats *out);
  * the machine to itself the full thread count is fastest; when other
  * processes compete for the cores, OpenMP regions wait for descheduled
  * threads and a one-thread variant can be several times faster. */
+#define EV_FAST_ADAPT_WIN 8
 typedef struct ev_fast_adapt {
-    double best_full, ema_full, ema_one;
-    double ema_util;              /* CPU time of the calling thread / wall time
-                                     of full-thread runs (~1 when the cores
-                                     are ours: waiting threads spin)          */
-    int n_full, n_one;
-    int mode;                     /* 0 full threads, 1 one thread              */
-    int explore;                  /* next run tries the other variant          */
-    int cool;                     /* runs before the next exploration          */
-    int since;                    /* runs in one-thread mode                   */
+    double full[EV_FAST_ADAPT_WIN];  /* recent wall times (ms), ring buffers  */
+    double one[EV_FAST_ADAPT_WIN];
+    int n_full, n_one;               /* runs recorded (all time)              */
+    double best_full;                /* best full-thread run ever             */
+    double ema_util;                 /* CPU time of the calling thread / wall
+                                        time of full-thread runs (~1 when the
+                                        cores are ours: waiting threads spin) */
+    int mode;                        /* 0 full threads, 1 one thread          */
+    int explore;                     /* runs left trying the other variant    */
+    int cool;                        /* runs before the next exploration      */
+    int fails;                       /* explorations in a row that lost      */
+    int warm;                        /* cold runs skipped so far              */
+    int since;                       /* runs since the last mode decision     */
 } ev_fast_adapt;
 /* 1 if the next run should use the one-thread variant. */
 int ev_fast_adapt_choose(const ev_fast_adapt *a);

@@ -34,6 +34,10 @@ typedef struct xitem {
     xbind bind[EV_FPRIM_MAXARGS];
     const char *label;            /* node of the fused op (profiles)           */
     int nthr;                     /* OpenMP threads it was created for         */
+    /* our own kernel instead of a primitive (prim.prim == NULL): called with
+     * the resolved pointers of the bindings, in order */
+    void (*cfn)(const struct xitem *it, void *const *ptr);
+    int64_t cp[4];
     double prof_ms;               /* accumulated wall time when profiling      */
     double prof_cpu_ms;           /* accumulated CPU time of the calling thread */
     int64_t prof_n;
@@ -139,19 +143,26 @@ static ev_status run_items(region *r, const ev_plan_step *s, char *base, ev_exec
 {
     for (int i = 0; i < r->n_items; i++) {
         xitem *it = &r->items[i];
-        ev_fast_set_threads(it->nthr);
-        for (int k = 0; k < it->n_bind; k++)
-            EV_TRY(ev_fprim_bind(&it->prim, it->bind[k].arg, resolve(s, base, r, &it->bind[k].r), x->err));
-        if (it->prim.scratch_bytes > 0)
-            EV_TRY(ev_fprim_bind(&it->prim, DNNL_ARG_SCRATCHPAD, base + r->int_bytes, x->err));
         struct timespec t0, t1, c0, c1;
         if (g_profile) {
             clock_gettime(CLOCK_MONOTONIC, &t0);
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
         }
-        dnnl_status_t st = dnnl_primitive_execute(it->prim.prim, r->sh->c.stream, it->prim.n_args,
-                                                  it->prim.exec);
-        if (st != dnnl_success) return ev_dnnl_err(st, x->err, it->prim.kind);
+        if (it->cfn) {
+            void *ptr[EV_FPRIM_MAXARGS];
+            for (int k = 0; k < it->n_bind; k++) ptr[k] = resolve(s, base, r, &it->bind[k].r);
+            it->cfn(it, ptr);
+        } else {
+            ev_fast_set_threads(it->nthr);
+            for (int k = 0; k < it->n_bind; k++)
+                EV_TRY(ev_fprim_bind(&it->prim, it->bind[k].arg, resolve(s, base, r, &it->bind[k].r),
+                                     x->err));
+            if (it->prim.scratch_bytes > 0)
+                EV_TRY(ev_fprim_bind(&it->prim, DNNL_ARG_SCRATCHPAD, base + r->int_bytes, x->err));
+            dnnl_status_t st = dnnl_primitive_execute(it->prim.prim, r->sh->c.stream, it->prim.n_args,
+                                                      it->prim.exec);
+            if (st != dnnl_success) return ev_dnnl_err(st, x->err, it->prim.kind);
+        }
         if (g_profile) {
             clock_gettime(CLOCK_MONOTONIC, &t1);
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
@@ -173,54 +184,99 @@ static double mono_ms(void)
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
 }
 
-/* Adaptive policy (per region, wall time of the region per run):
- *   full mode: when the smoothed time exceeds 1.5x the best full-thread
- *     time seen, or the calling thread had the CPU for less than 70% of the
- *     run (it was descheduled, or slept waiting for a descheduled worker:
- *     both mean busy cores), try the one-thread variant once; switch if it
- *     is at least 10% faster, else wait 32 runs before trying again;
- *   one-thread mode: every 16 runs try the full variant once; switch back
- *     when it is faster (the machine became quiet).
- * On a quiet machine the full variant stays within 1.5x of its best and
+/* Adaptive policy (per region, wall time of the region per run). Decisions
+ * compare the median of the recent runs of each variant (robust to single
+ * slow runs) with the better of two exploration runs, and need a clear win:
+ *   - the first 5 full-thread runs only warm up (not recorded);
+ *   - full mode: if the recent full-thread runs are 1.5x slower than the
+ *     best ever, or the calling thread had the CPU for less than 70% of them
+ *     (it was descheduled, or slept waiting for a descheduled worker: busy
+ *     cores), run the one-thread variant twice; switch to it if its better
+ *     run beats the recent full-thread median by 15%, else retry after 8,
+ *     16, 32, then every 64 runs;
+ *   - one-thread mode: every 16 runs, run the full variant twice; switch
+ *     back if it beats the recent one-thread median.
+ * On a quiet machine the full variant keeps its times and CPU share and
  * nothing else ever runs. */
-int ev_fast_adapt_choose(const ev_fast_adapt *a) { return a->explore ? !a->mode : a->mode; }
+/* Median of the recent runs in a ring (0 if none). */
+static double recent_med(const double *w, int n)
+{
+    int k = n < EV_FAST_ADAPT_WIN ? n : EV_FAST_ADAPT_WIN;
+    double v[EV_FAST_ADAPT_WIN];
+    for (int i = 0; i < k; i++) {
+        int j = i;
+        while (j > 0 && v[j - 1] > w[i]) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = w[i];
+    }
+    return k ? v[k / 2] : 0.0;
+}
+
+int ev_fast_adapt_choose(const ev_fast_adapt *a) { return a->explore > 0 ? !a->mode : a->mode; }
 
 void ev_fast_adapt_update(ev_fast_adapt *a, int one, double dt, double cpu, int alt_ok)
 {
-    int explored = a->explore;
-    a->explore = 0;
-    if (a->cool > 0) a->cool--;
-    /* an exploration run is compared as measured (the other variant's
-     * average is stale) */
+    int exploring = a->explore > 0;
     if (!one) {
+        if (a->warm < 5) {
+            /* the first runs are cold (page faults, caches): not recorded */
+            a->warm++;
+            return;
+        }
+        a->full[a->n_full % EV_FAST_ADAPT_WIN] = dt;
         a->n_full++;
-        if (a->n_full == 1 || dt < a->best_full) a->best_full = dt;
-        a->ema_full = a->n_full == 1 || explored ? dt : 0.7 * a->ema_full + 0.3 * dt;
+        if (a->best_full == 0 || dt < a->best_full) a->best_full = dt;
         double u = dt > 0 ? cpu / dt : 1.0;
         a->ema_util = a->n_full == 1 ? u : 0.7 * a->ema_util + 0.3 * u;
-        if (explored && a->mode == 1 && dt < a->ema_one) a->mode = 0;
     } else {
+        a->one[a->n_one % EV_FAST_ADAPT_WIN] = dt;
         a->n_one++;
-        a->ema_one = a->n_one == 1 || explored ? dt : 0.7 * a->ema_one + 0.3 * dt;
-        if (explored && a->mode == 0) {
-            if (dt < 0.9 * a->ema_full) {
+    }
+    if (a->cool > 0) a->cool--;
+    a->since++;
+    if (exploring) {
+        if (--a->explore > 0) return; /* the second exploration run follows */
+        /* decide: the exploration's better run against the recent best */
+        if (a->mode == 0) {
+            double o = a->one[(a->n_one - 1) % EV_FAST_ADAPT_WIN];
+            if (a->n_one >= 2) {
+                double o2 = a->one[(a->n_one - 2) % EV_FAST_ADAPT_WIN];
+                if (o2 < o) o = o2;
+            }
+            if (o < 0.85 * recent_med(a->full, a->n_full)) {
                 a->mode = 1;
-                a->since = 0;
+                a->fails = 0;
             } else {
-                a->cool = 32;
+                /* back off: 8, 16, 32, 64 runs */
+                a->cool = EV_FAST_ADAPT_WIN << (a->fails < 3 ? a->fails : 3);
+                a->fails++;
+            }
+        } else {
+            double f = a->full[(a->n_full - 1) % EV_FAST_ADAPT_WIN];
+            double f2 = a->full[(a->n_full - 2) % EV_FAST_ADAPT_WIN];
+            if (f2 < f) f = f2;
+            if (f < recent_med(a->one, a->n_one)) {
+                a->mode = 0;
+                a->cool = 8;
+                /* forget the slow full-thread runs of the busy period */
+                for (int i = 0; i < EV_FAST_ADAPT_WIN; i++) a->full[i] = f;
             }
         }
+        a->since = 0;
+        return;
     }
     if (!alt_ok) {
         a->mode = 0;
         return;
     }
     if (a->mode == 0) {
-        if (a->cool == 0 && a->n_full >= 3 &&
-            (a->ema_full > 1.5 * a->best_full || a->ema_util < 0.7))
-            a->explore = 1;
-    } else if (++a->since % 16 == 0) {
-        a->explore = 1;
+        if (a->cool == 0 && a->n_full >= 4 &&
+            (recent_med(a->full, a->n_full) > 1.5 * a->best_full || a->ema_util < 0.7))
+            a->explore = 2;
+    } else if (a->since >= 16) {
+        a->explore = 2;
     }
 }
 
@@ -249,7 +305,14 @@ static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
     double wall = mono_ms() - t0;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
     double cpu = (double)(c1.tv_sec - c0.tv_sec) * 1e3 + (double)(c1.tv_nsec - c0.tv_nsec) * 1e-6;
+    int before = r->ad.mode;
     ev_fast_adapt_update(&r->ad, one, wall, cpu, !r->alt_failed);
+    if (r->ad.mode != before)
+        ev_log(EV_LOG_DEBUG,
+               "fast path: region now on %s (full threads %.3f ms, best %.3f, CPU share %.2f; one "
+               "thread %.3f ms)",
+               r->ad.mode ? "one thread" : "full threads", recent_med(r->ad.full, r->ad.n_full),
+               r->ad.best_full, r->ad.ema_util, recent_med(r->ad.one, r->ad.n_one));
     return EV_OK;
 }
 
@@ -384,9 +447,43 @@ static int is_dense(const dnnl_memory_desc_t *md)
     return (int64_t)ev_fmd_bytes(md) == n * (int64_t)dt_size(md->data_type) && md->offset0 == 0;
 }
 
+static ev_status add_custom(bctx *b, const char *kind, void (*fn)(const xitem *, void *const *),
+                            xitem **out, ev_err *err);
+static int is_nhwc_f32(const dnnl_memory_desc_t *md);
+
+/* nchw -> nhwc for few channels (the network input before a channels-last
+ * stem convolution): a plain loop at memory speed, where oneDNN's generic
+ * reorder is several times slower. cp = {N, C, H*W}. */
+static void k_nchw2nhwc(const xitem *it, void *const *p)
+{
+    const float *x = p[0];
+    float *y = p[1];
+    int64_t N = it->cp[0], C = it->cp[1], HW = it->cp[2];
+#pragma omp parallel for num_threads(it->nthr) if (it->nthr > 1 && N * HW * C >= 65536) schedule(static)
+    for (int64_t q = 0; q < N * HW; q++) {
+        int64_t n = q / HW, i = q % HW;
+        const float *xi = x + n * C * HW + i;
+        float *yo = y + q * C;
+        for (int64_t c = 0; c < C; c++) yo[c] = xi[c * HW];
+    }
+}
+
 static ev_status reorder_item(bctx *b, const dnnl_memory_desc_t *smd, bref src,
                               const dnnl_memory_desc_t *dmd, bref dst, ev_err *err)
 {
+    if (smd->ndims == 4 && smd->data_type == dnnl_f32 && ev_fmd_is_plain(smd) && is_nhwc_f32(dmd) &&
+        smd->dims[1] <= 8 && smd->dims[2] * smd->dims[3] > 1 &&
+        !memcmp(smd->dims, dmd->dims, 4 * sizeof smd->dims[0])) {
+        xitem *it;
+        EV_TRY(add_custom(b, "reorder", k_nchw2nhwc, &it, err));
+        it->cp[0] = smd->dims[0];
+        it->cp[1] = smd->dims[1];
+        it->cp[2] = smd->dims[2] * smd->dims[3];
+        it->prim.src_md = *smd;
+        it->prim.dst_md = *dmd;
+        EV_TRY(bind(b, it, DNNL_ARG_SRC, src, err));
+        return bind(b, it, DNNL_ARG_DST, dst, err);
+    }
     ev_fprim pr;
     EV_TRY(ev_freorder_create(&b->sh->c, smd, dmd, &pr, err));
     xitem *it;
@@ -787,6 +884,46 @@ static ev_status build_eltwise(bctx *b, const fop *f, ev_err *err)
     return EV_OK;
 }
 
+/* Squeeze-excitation scaling on channels-last data: y[n,p,c] = x[n,p,c] *
+ * s[n,c]. oneDNN 2.6's binary primitive broadcasts a per-channel operand over
+ * an nhwc tensor ~12x slower than over nchw (no per-channel path for
+ * channels-last); this loop runs at memory speed. cp = {N, H*W, C}. */
+static void k_semul(const xitem *it, void *const *p)
+{
+    const float *x = p[0], *sc = p[1];
+    float *y = p[2];
+    int64_t N = it->cp[0], HW = it->cp[1], C = it->cp[2], total = N * HW;
+#pragma omp parallel for num_threads(it->nthr) if (it->nthr > 1 && total * C >= 65536) schedule(static)
+    for (int64_t q = 0; q < total; q++) {
+        const float *g = sc + (q / HW) * C;
+        const float *xi = x + q * C;
+        float *yo = y + q * C;
+#pragma omp simd
+        for (int64_t c = 0; c < C; c++) yo[c] = xi[c] * g[c];
+    }
+}
+
+/* Channels-last, dense, f32, 4-D? */
+static int is_nhwc_f32(const dnnl_memory_desc_t *md)
+{
+    if (md->ndims != 4 || md->data_type != dnnl_f32 || !is_blocked_plainish(md) || md->offset0) return 0;
+    const dnnl_dim_t *d = md->dims, *st = md->format_desc.blocking.strides;
+    return st[1] == 1 && (d[3] == 1 || st[3] == d[1]) && (d[2] == 1 || st[2] == d[1] * d[3]) &&
+           (d[0] == 1 || st[0] == d[1] * d[2] * d[3]);
+}
+
+static ev_status add_custom(bctx *b, const char *kind, void (*fn)(const xitem *, void *const *),
+                            xitem **out, ev_err *err)
+{
+    ev_fprim pr;
+    memset(&pr, 0, sizeof pr);
+    pr.kind = kind;
+    snprintf(pr.impl, sizeof pr.impl, "embeval:c");
+    EV_TRY(add_item(b, &pr, out, err));
+    (*out)->cfn = fn;
+    return EV_OK;
+}
+
 static ev_status build_binary(bctx *b, const fop *f, ev_err *err)
 {
     const ev_tensor *yt = VT(b, f->out);
@@ -825,6 +962,29 @@ static ev_status build_binary(bctx *b, const fop *f, ev_err *err)
     if (m0.ndims != r) {
         /* src0 home of another rank cannot happen for a full-shape operand */
         return ev_err_set(err, EV_ERR_INTERNAL, "fast path: binary rank mismatch");
+    }
+    if (f->balg == dnnl_binary_mul && f->post.n == 0 && f->cst_pos != 1 && is_nhwc_f32(&m0) &&
+        m1.ndims == 4 && m1.dims[2] == 1 && m1.dims[3] == 1 && m1.dims[1] == m0.dims[1] &&
+        m1.dims[0] == m0.dims[0] && m0.dims[2] * m0.dims[3] > 1) {
+        /* squeeze-excitation gate: our own loop (see k_semul) */
+        dnnl_memory_desc_t gm;
+        bref g;
+        EV_TRY(get_plain(b, f->in[1], dnnl_f32, &gm, &g, err));
+        bref dst;
+        if (src_is_home0(b, f->in[0], &s0) && can_inplace(b, f->in[0], &m0)) dst = s0;
+        else EV_TRY(alloc_out(b, f->out, &m0, &dst, err));
+        xitem *it;
+        EV_TRY(add_custom(b, "semul", k_semul, &it, err));
+        it->cp[0] = m0.dims[0];
+        it->cp[1] = m0.dims[2] * m0.dims[3];
+        it->cp[2] = m0.dims[1];
+        it->prim.dst_md = m0;
+        it->prim.src_md = m0;
+        EV_TRY(bind(b, it, DNNL_ARG_SRC_0, s0, err));
+        EV_TRY(bind(b, it, DNNL_ARG_SRC_1, g, err));
+        EV_TRY(bind(b, it, DNNL_ARG_DST, dst, err));
+        set_home(b, f->out, &m0, dst, 1);
+        return EV_OK;
     }
     ev_fprim pr;
     ev_status st = ev_fbinary_create(&b->sh->c, f->balg, &m0, &m1, &m0, &f->post, &pr, err);

@@ -3,7 +3,7 @@
  * same model in one process, runs alternating (a tool, not a test):
  *
  *   fast_ab MODEL.onnx --disable-a MASK --disable-b MASK [--batch B]
- *           [--threads N] [--runs R]
+ *           [--threads N] [--runs R] [--gap-ms G]
  *
  * Prints the median wall time of each and the ratio B/A. On a shared,
  * noisy machine only such alternating comparisons mean something.
@@ -35,12 +35,14 @@ int main(int argc, char **argv)
 {
     const char *path = NULL;
     int batch = 1, threads = 2, runs = 30, da = 0, db = 0;
+    double gap_ms = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--runs") && i + 1 < argc) runs = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--disable-a") && i + 1 < argc) da = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--disable-b") && i + 1 < argc) db = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--gap-ms") && i + 1 < argc) gap_ms = atof(argv[++i]);
         else if (!path) path = argv[i];
         else return 2;
     }
@@ -77,14 +79,16 @@ int main(int argc, char **argv)
         ev_plan_execute(A, ma, &in, 1, &xc);
         ev_plan_execute(B, mb, &in, 1, &xc);
     }
+    struct timespec gap = {(time_t)(gap_ms / 1e3), (long)(fmod(gap_ms, 1e3) * 1e6)};
     for (int i = 0; i < runs; i++) {
+        if (gap_ms > 0) nanosleep(&gap, NULL);
         double t0 = now_ms();
         ev_plan_execute(A, ma, &in, 1, &xc);
-        double t1 = now_ms();
+        ta[i] = now_ms() - t0;
+        if (gap_ms > 0) nanosleep(&gap, NULL);
+        t0 = now_ms();
         ev_plan_execute(B, mb, &in, 1, &xc);
-        double t2 = now_ms();
-        ta[i] = t1 - t0;
-        tb[i] = t2 - t1;
+        tb[i] = now_ms() - t0;
     }
     qsort(ta, (size_t)runs, sizeof(double), cmpd);
     qsort(tb, (size_t)runs, sizeof(double), cmpd);

