@@ -33,13 +33,17 @@ $(BUILD)/CMakeCache.txt:
 build: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The CI run (docs/testing.md): each stage prints its summary; any failure,
+# The CI run (docs/testing.md): all three stages run even if one fails (one
+# CI run tells everything); each prints its summary; any test failure,
 # sanitizer report or fuzzer finding fails the target.
 CI_FUZZ_SECONDS ?= 45
 test: deps
-	$(MAKE) check
-	$(MAKE) asan-check
-	$(MAKE) fuzz-smoke FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
+	@rc=0; s1=ok; s2=ok; s3=ok; t0=$$(date +%s); \
+	$(MAKE) check || { rc=1; s1=FAILED; }; t1=$$(date +%s); \
+	$(MAKE) asan-check || { rc=1; s2=FAILED; }; t2=$$(date +%s); \
+	$(MAKE) fuzz-smoke FUZZ_SECONDS=$(CI_FUZZ_SECONDS) || { rc=1; s3=FAILED; }; t3=$$(date +%s); \
+	echo "make test: check $$s1 ($$((t1 - t0)) s), asan-check $$s2 ($$((t2 - t1)) s), fuzz-smoke $$s3 ($$((t3 - t2)) s)"; \
+	exit $$rc
 
 check: build
 	cd $(BUILD) && ctest -j $(JOBS) $(CTEST_FLAGS)
