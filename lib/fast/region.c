@@ -185,17 +185,18 @@ static double mono_ms(void)
 }
 
 /* Adaptive policy (per region, wall time of the region per run). Decisions
- * compare the median of the recent runs of each variant (robust to single
- * slow runs) with the better of two exploration runs, and need a clear win:
+ * compare the median of the recent runs of each variant with the median of
+ * three exploration runs (robust to single fast or slow runs), and a switch
+ * to one thread needs a clear win:
  *   - the first 5 full-thread runs only warm up (not recorded);
  *   - full mode: if the recent full-thread runs are 1.5x slower than the
  *     best ever, or the calling thread had the CPU for less than 70% of them
  *     (it was descheduled, or slept waiting for a descheduled worker: busy
- *     cores), run the one-thread variant twice; switch to it if its better
- *     run beats the recent full-thread median by 15%, else retry after 8,
+ *     cores), run the one-thread variant three times; switch to it if their
+ *     median beats the recent full-thread median by 15%, else retry after 8,
  *     16, 32, then every 64 runs;
- *   - one-thread mode: every 16 runs, run the full variant twice; switch
- *     back if it beats the recent one-thread median.
+ *   - one-thread mode: every 16 runs, run the full variant three times;
+ *     switch back if their median beats the recent one-thread median.
  * On a quiet machine the full variant keeps its times and CPU share and
  * nothing else ever runs. */
 /* Median of the recent runs in a ring (0 if none). */
@@ -237,15 +238,13 @@ void ev_fast_adapt_update(ev_fast_adapt *a, int one, double dt, double cpu, int 
     if (a->cool > 0) a->cool--;
     a->since++;
     if (exploring) {
-        if (--a->explore > 0) return; /* the second exploration run follows */
-        /* decide: the exploration's better run against the recent best */
+        if (--a->explore > 0) return; /* more exploration runs follow */
+        /* decide: median of the exploration runs against the recent median */
         if (a->mode == 0) {
-            double o = a->one[(a->n_one - 1) % EV_FAST_ADAPT_WIN];
-            if (a->n_one >= 2) {
-                double o2 = a->one[(a->n_one - 2) % EV_FAST_ADAPT_WIN];
-                if (o2 < o) o = o2;
-            }
-            if (o < 0.85 * recent_med(a->full, a->n_full)) {
+            double e[3];
+            for (int i = 0; i < 3; i++) e[i] = a->one[(a->n_one - 1 - i + 3 * EV_FAST_ADAPT_WIN) % EV_FAST_ADAPT_WIN];
+            double o = recent_med(e, 3);
+            if (a->n_one >= 3 && o < 0.85 * recent_med(a->full, a->n_full)) {
                 a->mode = 1;
                 a->fails = 0;
             } else {
@@ -254,14 +253,14 @@ void ev_fast_adapt_update(ev_fast_adapt *a, int one, double dt, double cpu, int 
                 a->fails++;
             }
         } else {
-            double f = a->full[(a->n_full - 1) % EV_FAST_ADAPT_WIN];
-            double f2 = a->full[(a->n_full - 2) % EV_FAST_ADAPT_WIN];
-            if (f2 < f) f = f2;
+            double e[3];
+            for (int i = 0; i < 3; i++) e[i] = a->full[(a->n_full - 1 - i + 3 * EV_FAST_ADAPT_WIN) % EV_FAST_ADAPT_WIN];
+            double f = recent_med(e, 3);
             if (f < recent_med(a->one, a->n_one)) {
                 a->mode = 0;
                 a->cool = 8;
                 /* forget the slow full-thread runs of the busy period */
-                for (int i = 0; i < EV_FAST_ADAPT_WIN; i++) a->full[i] = f;
+                for (int i = 0; i < EV_FAST_ADAPT_WIN; i++) a->full[i] = e[i % 3];
             }
         }
         a->since = 0;
@@ -274,9 +273,9 @@ void ev_fast_adapt_update(ev_fast_adapt *a, int one, double dt, double cpu, int 
     if (a->mode == 0) {
         if (a->cool == 0 && a->n_full >= 4 &&
             (recent_med(a->full, a->n_full) > 1.5 * a->best_full || a->ema_util < 0.7))
-            a->explore = 2;
+            a->explore = 3;
     } else if (a->since >= 16) {
-        a->explore = 2;
+        a->explore = 3;
     }
 }
 
