@@ -28,7 +28,16 @@
  *
  * Execution of a region is a flat loop of dnnl_primitive_execute over
  * pre-bound memory objects (pointers are re-bound only when the arena or an
- * input buffer moved).
+ * input buffer moved). Two operations where oneDNN 2.6 is slow run our own
+ * loops instead (the squeeze-excitation gate on channels-last data, the
+ * nchw->nhwc input reorder). Small operations run on one thread.
+ *
+ * Threads: never more than requested. oneDNN's OpenMP primitives partition
+ * work statically, so on busy cores every parallel region waits for its
+ * descheduled thread; each region therefore measures itself and, when that
+ * happens, builds (once) and uses a one-thread variant of itself while it is
+ * faster (ev_fast_adapt_*, region.c). On an idle machine the full thread
+ * count is never left.
  */
 #ifndef EV_FAST_H
 #define EV_FAST_H

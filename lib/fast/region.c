@@ -320,7 +320,6 @@ static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
 typedef struct bctx {
     ev_plan *p;
     const ev_fast_opts *o;
-    fop_list *L;
     region *r;
     fshared *sh;
     dnnl_data_type_t dt;          /* compute type                              */
