@@ -26,13 +26,18 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "metrics/mx.h"
 
-#define BQ 256                    /* queries per block                        */
-#define BG 1024                   /* gallery rows per GEMM                    */
+#define BQ 64                     /* queries per block                        */
+#define BG 4096                   /* gallery rows per GEMM                    */
 #define R_BUDGET ((int64_t)1 << 21) /* relevant items per block (soft)        */
-#define MAX_B (1 << 16)           /* most buckets per query                   */
+#define MAX_B (1 << 18)           /* most buckets per query                   */
+#define WIN 8                     /* thresholds compared without branches     */
+#define PAD 16                    /* per-query slack: WIN padding, dummy slots */
 
 typedef struct qst {
     int32_t qi, cls, R;
@@ -46,6 +51,7 @@ typedef struct qst {
 typedef struct worker {
     float *q, *g, *s;             /* BQ x d, BG x d, BQ x BG                   */
     int32_t *lidx;                /* gathered gallery ids (chunk)             */
+    int32_t *lrun;                /* their run (class) index in the block     */
     qst *st;
     float *thr;
     int32_t *tid;
@@ -66,6 +72,7 @@ static void worker_free(worker *w)
     free(w->g);
     free(w->s);
     free(w->lidx);
+    free(w->lrun);
     free(w->st);
     free(w->thr);
     free(w->tid);
@@ -91,8 +98,8 @@ static int grow(void **p, int64_t *cap, int64_t need, size_t elem)
 
 static int worker_reserve(worker *w, int64_t sum_r, int64_t sum_t, int64_t max_r, int nq)
 {
-    if (sum_r + nq > w->cap_r) {
-        int64_t c = (sum_r + nq) * 5 / 4 + 64;
+    if (sum_r + (int64_t)PAD * nq > w->cap_r) {
+        int64_t c = (sum_r + (int64_t)PAD * nq) * 5 / 4 + 64;
         if (!grow((void **)&w->thr, NULL, c, sizeof(float)) ||
             !grow((void **)&w->tid, NULL, c, sizeof(int32_t)) ||
             !grow((void **)&w->dbeat, NULL, c, sizeof(uint32_t)) ||
@@ -118,11 +125,25 @@ static int worker_reserve(worker *w, int64_t sum_r, int64_t sum_t, int64_t max_r
 static int32_t buckets_for(int32_t R)
 {
     int32_t b = 1;
-    while (b < 2 * R && b < MAX_B) b <<= 1;
+    while (b < R && b < MAX_B) b <<= 1;
     return b;
 }
 
-/* Build the bucket table of one query (thresholds sorted desc). */
+/* Bucket of a score: q = floor(clamp((s - t_min) * scale, -1, B - 0.5)) + 1,
+ * in [0, B]; bucket q - 1 for q >= 1. The same float operations are used
+ * for thresholds and items, and each is monotone non-decreasing, so
+ * q(t) > q(s) implies t > s exactly: only thresholds of the item's own
+ * bucket need a comparison. */
+static inline int32_t bucket_q(float s, float tmin, float scale, float fmax)
+{
+    float f = (s - tmin) * scale;
+    f = f < -1.0f ? -1.0f : f;
+    f = f > fmax ? fmax : f;
+    return (int32_t)(f + 1.0f);
+}
+
+/* Build the bucket table of one query (thresholds sorted desc):
+ * T[b] = number of thresholds in buckets >= b, b in [0, B]. */
 static void build_table(qst *st, const float *thr, uint32_t *T)
 {
     int32_t R = st->R;
@@ -141,13 +162,12 @@ static void build_table(qst *st, const float *thr, uint32_t *T)
         }
     }
     st->B = B;
+    float fmax = (float)B - 0.5f;
     memset(T, 0, (size_t)(B + 1) * sizeof *T);
     for (int32_t p = 0; p < R; p++) {
-        int32_t b = (int32_t)((thr[p] - st->tmin) * st->scale);
-        if (b > B - 1) b = B - 1;
-        T[b]++;
+        int32_t q = bucket_q(thr[p], st->tmin, st->scale, fmax);
+        T[q > 0 ? q - 1 : 0]++;
     }
-    /* T[b] = number of thresholds with bucket >= b */
     uint32_t acc = 0;
     for (int32_t b = B - 1; b >= 0; b--) {
         acc += T[b];
@@ -175,6 +195,58 @@ static inline void place_slow(float s, int32_t j, const float *thr, const int32_
     if (pbeat > pge) {
         dtie[pge]++;
         dtie[pbeat]--;
+    }
+}
+
+/* Count, for one query and one block of gallery scores, which thresholds
+ * every irrelevant item beats. Branch-free in the common case: the bucket
+ * of s gives the first candidate position lo; the WIN thresholds from lo on
+ * are compared with s at once (positions past the bucket are smaller than s
+ * by construction, padding is -inf), so the count of larger thresholds is a
+ * popcount. Items below t_min, relevant items and the query itself go to
+ * dummy slots R+1..R+8 (spread to avoid a store-forwarding chain on one
+ * counter). Exact ties (rare) and buckets holding more than WIN thresholds
+ * (rare) take a branch. */
+static void scan_row(const qst *st, const float *srow, float iq, const float *ginv,
+                     const int32_t *gy, int32_t c, int32_t g0, int64_t gn, const float *thr,
+                     const int32_t *tid, uint32_t *dbeat, uint32_t *dtie, const uint32_t *T)
+{
+    const float tmin = st->tmin, scale = st->scale, fmax = (float)st->B - 0.5f;
+    const uint32_t R = (uint32_t)st->R;
+    for (int64_t j = 0; j < gn; j++) {
+        float s = (srow[j] * iq) * ginv[j];
+        /* q = 0 only below t_min; q >= 1: bucket q - 1 (values above t_max
+         * land in the top bucket, whose thresholds they all beat) */
+        int32_t q = bucket_q(s, tmin, scale, fmax);
+        uint32_t hi = q ? T[q - 1] : R, lo = q ? T[q] : R;
+        uint32_t cnt, eq;
+#if defined(__SSE2__)
+        __m128 sv = _mm_set1_ps(s);
+        __m128 a0 = _mm_loadu_ps(thr + lo), a1 = _mm_loadu_ps(thr + lo + 4);
+        uint32_t gt = (uint32_t)_mm_movemask_ps(_mm_cmpgt_ps(a0, sv)) |
+                      ((uint32_t)_mm_movemask_ps(_mm_cmpgt_ps(a1, sv)) << 4);
+        eq = (uint32_t)_mm_movemask_ps(_mm_cmpeq_ps(a0, sv)) |
+             ((uint32_t)_mm_movemask_ps(_mm_cmpeq_ps(a1, sv)) << 4);
+        cnt = (uint32_t)__builtin_ctz(~gt); /* thresholds descend: gt is a prefix */
+#else
+        cnt = 0;
+        eq = 0;
+        for (int u = 0; u < WIN; u++) {
+            cnt += thr[lo + u] > s;
+            eq |= (uint32_t)(thr[lo + u] == s) << u;
+        }
+#endif
+        uint32_t dummy = (s < tmin) | (gy[j] == c);
+        uint32_t p = dummy ? R + 1 + ((uint32_t)j & 7) : lo + cnt;
+        if (__builtin_expect(hi - lo > WIN || (eq && !dummy), 0)) {
+            if (dummy) {
+                dbeat[p]++;
+                continue;
+            }
+            place_slow(s, g0 + (int32_t)j, thr, tid, lo, hi, dbeat, dtie);
+            continue;
+        }
+        dbeat[p]++;
     }
 }
 
@@ -318,6 +390,7 @@ ev_status mx_scan(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *o, in
         w.g = malloc((size_t)BG * d * sizeof(float));
         w.s = malloc((size_t)BQ * BG * sizeof(float));
         w.lidx = malloc((size_t)BG * sizeof(int32_t));
+        w.lrun = malloc((size_t)BG * sizeof(int32_t));
         w.st = malloc((size_t)BQ * sizeof(qst));
         if (K) {
             w.hs = malloc((size_t)BQ * K * sizeof(float));
@@ -326,7 +399,7 @@ ev_status mx_scan(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *o, in
             w.cls_id = malloc((size_t)K * sizeof(int32_t));
             if (!w.hs || !w.hi || !w.cls_score || !w.cls_id) ok = 0;
         }
-        if (!w.q || !w.g || !w.s || !w.lidx || !w.st) ok = 0;
+        if (!w.q || !w.g || !w.s || !w.lidx || !w.lrun || !w.st) ok = 0;
         if (!ok) {
 #pragma omp critical(mx_scan_err)
             {
@@ -367,56 +440,78 @@ ev_status mx_scan(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *o, in
                     st->off = off;
                     st->toff = toff;
                     st->hn = 0;
-                    off += st->R + 1;
+                    off += st->R + PAD;
                     toff += buckets_for(st->R) + 1;
                 }
             }
             /* ---- pass A: scores of relevant items -------------------------- */
             if (want_rank && sum_r > 0) {
-                /* distinct classes of the block (queries are class-sorted) */
+                /* The gallery members of the block's classes (queries are
+                 * class-sorted, so each class is one run of queries),
+                 * gathered in chunks; one GEMM per chunk with all m queries
+                 * (the same M as pass B), each query keeps its class's part. */
                 int64_t fill[BQ];
                 for (int i = 0; i < m; i++) fill[i] = 0;
-                int i0 = 0;
-                while (i0 < m) {
-                    int i1 = i0;
-                    int32_t c = w.st[i0].cls;
-                    while (i1 < m && w.st[i1].cls == c) i1++;
-                    /* queries [i0, i1) share class c; gallery members: */
-                    int64_t gs = 0, ge = 0;
-                    if (c < g->n_classes) {
-                        gs = g->cstart[c];
-                        ge = g->cstart[c + 1];
+                int64_t lsize = 0;
+                int32_t runs[BQ][2]; /* class, first query of the run */
+                int nruns = 0;
+                for (int i = 0; i < m; i++)
+                    if (i == 0 || w.st[i].cls != w.st[i - 1].cls) {
+                        runs[nruns][0] = w.st[i].cls;
+                        runs[nruns][1] = i;
+                        nruns++;
+                        int32_t cl = w.st[i].cls;
+                        if (cl < g->n_classes) lsize += g->cstart[cl + 1] - g->cstart[cl];
                     }
-                    for (int64_t l0 = gs; l0 < ge; l0 += BG) {
-                        int64_t cn = ge - l0 < BG ? ge - l0 : BG;
-                        for (int64_t u = 0; u < cn; u++) {
-                            int32_t gj = g->members[l0 + u];
-                            w.lidx[u] = gj;
-                            memcpy(w.g + (size_t)u * d, g->x + (size_t)gj * d,
-                                   (size_t)d * sizeof(float));
+                /* walk L = concatenation of the runs' member lists */
+                int ri = 0;
+                int64_t rpos = 0; /* position inside run ri's member list */
+                for (int64_t l0 = 0; l0 < lsize; l0 += BG) {
+                    int64_t cn = lsize - l0 < BG ? lsize - l0 : BG;
+                    /* gather, remembering which run each column belongs to */
+                    int64_t u = 0;
+                    while (u < cn) {
+                        int32_t cl = runs[ri][0];
+                        int64_t cs = cl < g->n_classes ? g->cstart[cl] : 0;
+                        int64_t ce = cl < g->n_classes ? g->cstart[cl + 1] : 0;
+                        if (cs + rpos >= ce) {
+                            ri++;
+                            rpos = 0;
+                            continue;
                         }
-                        int mm = i1 - i0;
-                        if (mx_gemm_nt(mm, cn, d, w.q + (size_t)i0 * d, d, w.g, d, w.s, BG, &lerr) !=
-                            EV_OK)
-                            goto block_fail;
-                        for (int i = i0; i < i1; i++) {
+                        int32_t gj = g->members[cs + rpos];
+                        w.lidx[u] = gj;
+                        w.lrun[u] = ri;
+                        memcpy(w.g + (size_t)u * d, g->x + (size_t)gj * d,
+                               (size_t)d * sizeof(float));
+                        u++;
+                        rpos++;
+                    }
+                    if (mx_gemm_nt(m, cn, d, w.q, d, w.g, d, w.s, BG, &lerr) != EV_OK)
+                        goto block_fail;
+                    for (int64_t v = 0; v < cn;) {
+                        int run = w.lrun[v];
+                        int64_t v1 = v;
+                        while (v1 < cn && w.lrun[v1] == run) v1++;
+                        int qe = run + 1 < nruns ? runs[run + 1][1] : m;
+                        for (int i = runs[run][1]; i < qe; i++) {
                             qst *st = &w.st[i];
                             float iq = q->inv[st->qi];
-                            const float *srow = w.s + (size_t)(i - i0) * BG;
+                            const float *srow = w.s + (size_t)i * BG;
                             float *thr = w.thr + st->off;
                             int32_t *tid = w.tid + st->off;
                             int64_t f = fill[i];
-                            for (int64_t u = 0; u < cn; u++) {
-                                int32_t gj = w.lidx[u];
+                            for (int64_t x = v; x < v1; x++) {
+                                int32_t gj = w.lidx[x];
                                 if (loo && gj == st->qi) continue;
-                                thr[f] = (srow[u] * iq) * g->inv[gj] + 0.0f;
+                                thr[f] = (srow[x] * iq) * g->inv[gj] + 0.0f;
                                 tid[f] = gj;
                                 f++;
                             }
                             fill[i] = f;
                         }
+                        v = v1;
                     }
-                    i0 = i1;
                 }
                 for (int i = 0; i < m; i++) {
                     qst *st = &w.st[i];
@@ -430,8 +525,13 @@ ev_status mx_scan(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *o, in
                     int32_t *tid = w.tid + st->off;
                     mx_sort_desc(thr, tid, st->R, w.tmp_s, w.tmp_i);
                     build_table(st, thr, w.table + st->toff);
-                    memset(w.dbeat + st->off, 0, ((size_t)st->R + 1) * sizeof(uint32_t));
-                    memset(w.dtie + st->off, 0, ((size_t)st->R + 1) * sizeof(uint32_t));
+                    /* padding: WIN comparisons past the end see -inf */
+                    for (int u = 0; u < WIN; u++) {
+                        thr[st->R + u] = -INFINITY;
+                        tid[st->R + u] = INT32_MAX;
+                    }
+                    memset(w.dbeat + st->off, 0, ((size_t)st->R + PAD) * sizeof(uint32_t));
+                    memset(w.dtie + st->off, 0, ((size_t)st->R + PAD) * sizeof(uint32_t));
                 }
             }
             /* ---- pass B: stream the gallery -------------------------------- */
@@ -471,28 +571,9 @@ ev_status mx_scan(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *o, in
                         st->hn = hn;
                     }
                     if (!want_rank || st->R == 0) continue;
-                    const float tmin = st->tmin, tmax = st->tmax, scale = st->scale;
-                    const int32_t Bm1 = st->B - 1;
-                    const float *thr = w.thr + st->off;
-                    const int32_t *tid = w.tid + st->off;
-                    uint32_t *dbeat = w.dbeat + st->off, *dtie = w.dtie + st->off;
-                    const uint32_t *T = w.table + st->toff;
-                    uint32_t above = 0;
-                    for (int64_t j = 0; j < gn; j++) {
-                        if (gy[j] == c) continue; /* relevant (or self) */
-                        float s = (srow[j] * iq) * ginv[j];
-                        if (s < tmin) continue;
-                        if (s > tmax) {
-                            above++;
-                            continue;
-                        }
-                        int32_t b = (int32_t)((s - tmin) * scale);
-                        if (b > Bm1) b = Bm1;
-                        uint32_t hi_ = T[b], lo_ = T[b + 1];
-                        if (hi_ == lo_) dbeat[lo_]++;
-                        else place_slow(s, (int32_t)(g0 + j), thr, tid, lo_, hi_, dbeat, dtie);
-                    }
-                    dbeat[0] += above;
+                    scan_row(st, srow, iq, ginv, gy, c, (int32_t)g0, gn, w.thr + st->off,
+                             w.tid + st->off, w.dbeat + st->off, w.dtie + st->off,
+                             w.table + st->toff);
                 }
             }
             /* ---- finalize ------------------------------------------------------ */
