@@ -260,7 +260,7 @@ def main():
         case("embed", "labels-" + name, embed(ds, extra=["--labels-out", p]), {1}, [p])
 
     # --- cache -----------------------------------------------------------------
-    for sub in ("stats", "verify"):
+    for sub in ("stats", "verify", "clear"):
         case("cache", sub + ": cache-dir is a file", [sub, "--cache-dir", cf], {1, 3}, [cf])
     real_db = os.path.join(CACHE, "embeddings.sqlite3")
     if os.path.exists(real_db):
