@@ -215,10 +215,10 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=10)
     ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    ap.add_argument("--gap-ms", type=float, default=100.0,
+    ap.add_argument("--gap-ms", type=float, default=500.0,
                     help="pause between runs, so that neither runtime's idle threads "
                          "(which spin-wait for a while after a run) steal the CPU from the "
-                         "other's measured run (ORT's workers spin for tens of ms after a run; default 100)")
+                         "other's measured run (ORT's workers keep spinning for more than 100 ms after a run; default 500)")
     ap.add_argument("--markdown", help="also write the table as Markdown to this file")
     ap.add_argument("-v", "--verbose", action="count", default=0,
                     help="print embeval's log (-v info, -vv debug: fast-path decisions)")

@@ -10,6 +10,8 @@
 // per command on stdin:
 //   run    -> one inference, prints its wall time in ms (session.run only)
 //   quit   -> exits
+// EV_ORT_SPIN=0|1 in the environment sets the session option
+// session.intra_op.allow_spinning (default: ORT's default, spinning on).
 const readline = require('readline');
 
 function gaussian(n, seed) {
