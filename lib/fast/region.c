@@ -640,13 +640,15 @@ static ev_status build_conv(bctx *b, const fop *f, ev_err *err)
                      : NULL;
     s.winograd = !(b->o->disable & EV_FAST_NO_WINOGRAD);
     /* bf16: a residual sum accumulates in f32 (the residual stream stays
-     * f32). The high-resolution early layers (input >= 1/16 of the image's
+     * f32). The high-resolution early layers (output >= 1/16 of the image's
      * pixels: stem and first stage) stay f32: rounding errors made there are
      * amplified by every later layer (ResNet-50 with random weights: cosine
-     * to fp32 0.9954 all-bf16, 0.9997 with this rule), while they hold a
+     * to fp32 0.9954 all-bf16, 0.9999 with this rule), while they hold a
      * small share of the MACs. */
     s.dst_dt = f->sum_in >= 0 ? dnnl_f32 : b->dt;
-    if (b->dt == dnnl_bf16 && b->in_hw > 0 && s.h * s.w * 16 >= b->in_hw) s.dt = s.dst_dt = dnnl_f32;
+    int64_t od[4];
+    if (b->dt == dnnl_bf16 && b->in_hw > 0 && ev_fconv_out_dims(&s, od) && od[2] * od[3] * 16 >= b->in_hw)
+        s.dt = s.dst_dt = dnnl_f32;
     ev_fprim pr;
     ev_status st = ev_fconv_create(&b->sh->c, &s, &pr, err);
     if (st != EV_OK) REFUSE(st);

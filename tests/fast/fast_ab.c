@@ -3,7 +3,7 @@
  * same model in one process, runs alternating (a tool, not a test):
  *
  *   fast_ab MODEL.onnx --disable-a MASK --disable-b MASK [--batch B]
- *           [--threads N] [--runs R] [--gap-ms G]
+ *           [--threads N] [--runs R] [--gap-ms G] [--bf16-b]
  *
  * Prints the median wall time of each and the ratio B/A. On a shared,
  * noisy machine only such alternating comparisons mean something.
@@ -36,6 +36,7 @@ int main(int argc, char **argv)
     const char *path = NULL;
     int batch = 1, threads = 2, runs = 30, da = 0, db = 0;
     double gap_ms = 0;
+    int bf16_b = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
@@ -43,6 +44,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--disable-a") && i + 1 < argc) da = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--disable-b") && i + 1 < argc) db = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--gap-ms") && i + 1 < argc) gap_ms = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--bf16-b")) bf16_b = 1;
         else if (!path) path = argv[i];
         else return 2;
     }
@@ -60,7 +62,7 @@ int main(int argc, char **argv)
     float *x = calloc((size_t)ev_tensor_numel(&in), sizeof(float));
     for (int64_t i = 0; i < ev_tensor_numel(&in); i++) x[i] = (float)sin((double)i);
     in.data = x;
-    ev_fast_opts oa = {threads, 0, da}, ob = {threads, 0, db};
+    ev_fast_opts oa = {threads, 0, da}, ob = {threads, bf16_b, db};
     ev_plan_opts pa, pb;
     memset(&pa, 0, sizeof pa);
     memset(&pb, 0, sizeof pb);
