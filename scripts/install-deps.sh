@@ -20,10 +20,12 @@ TEST_PKGS=(
   libonnx-testdata       # ONNX backend conformance cases
   dataset-fashion-mnist  # default dataset
   clang libclang-rt-14-dev  # sanitizers and libFuzzer
+  chromium               # headless browser for the HTML report test (tests/html)
 )
 PY_PKGS=(
   python3-torch python3-torchvision python3-sklearn python3-onnx
   python3-numpy python3-pil python3-skimage
+  python3-jsonschema     # tests/run: report.json against docs/report.schema.json
 )
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -113,6 +115,12 @@ static int labels_read(const char *path, labels *l)
     FILE *f = fopen(path, "rb");
     if (!f) {
         cli_error("cannot open labels file: %s (%s)", strerror(errno), path);
+        return EV_EXIT_INPUT;
+    }
+    struct stat fst;
+    if (fstat(fileno(f), &fst) == 0 && S_ISDIR(fst.st_mode)) {
+        fclose(f);
+        cli_error("%s is a directory, expected a labels file", path);
         return EV_EXIT_INPUT;
     }
     long size = -1;
@@ -753,8 +761,12 @@ int ev_cmd_metrics(int argc, char **argv)
     if (!rc && km_out && r->kmeans_assignments)
         rc = write_assignments(km_out, r->kmeans_assignments, arr[0].dims[0]);
     if (!rc) {
+        /* --output: a temporary file renamed into place, so that a killed or
+         * failed run never leaves a partial report where a good one was */
         FILE *f = stdout;
-        if (out_path && !(f = fopen(out_path, "w"))) {
+        char tmp[4200] = "";
+        if (out_path) snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out_path, (long)getpid());
+        if (out_path && !(f = fopen(tmp, "w"))) {
             cli_error("cannot write report: %s (%s)", strerror(errno), out_path);
             rc = EV_EXIT_RUNTIME;
         } else {
@@ -762,8 +774,10 @@ int ev_cmd_metrics(int argc, char **argv)
                 write_json(f, r, &o, arr[0].dims[0], arr[0].dims[1], path[2] ? arr[1].dims[0] : 0,
                            path[4] ? arr[2].dims[0] : 0, names, per_class);
             else write_table(f, r, arr[0].dims[0], arr[0].dims[1], names, per_class);
-            if (f != stdout ? fclose(f) != 0 : fflush(f) != 0) {
-                cli_error("cannot write report (%s)", out_path ? out_path : "stdout");
+            int bad = ferror(f);
+            if (f != stdout ? fclose(f) != 0 || bad || rename(tmp, out_path) != 0 : fflush(f) != 0) {
+                cli_error("cannot write report: %s (%s)", strerror(errno), out_path ? out_path : "stdout");
+                if (out_path) unlink(tmp);
                 rc = EV_EXIT_RUNTIME;
             }
         }

@@ -13,5 +13,12 @@
 #include "embeval/model.h"
 #include "embeval/npy.h"
 #include "embeval/metrics.h"
+#include "embeval/dataset.h"
+#include "embeval/image.h"
+#include "embeval/card.h"
+#include "embeval/cache.h"
+#include "embeval/embed.h"
+#include "embeval/bench.h"
+#include "embeval/report.h"
 
 #endif

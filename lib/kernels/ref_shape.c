@@ -3,7 +3,7 @@
  *
  * Reshape, Flatten, Transpose, Concat, Split, Slice, Gather, Squeeze,
  * Unsqueeze, Expand, Shape, Size, ConstantOfShape, Pad, Tile, Range,
- * Identity, Dropout (inference), DepthToSpace, SpaceToDepth.
+ * Identity, Dropout (inference), DepthToSpace, SpaceToDepth, GatherElements.
  *
  * Data movement is dtype-agnostic: elements are copied by their size, so every
  * fixed-size dtype works (float32, int64, int32, bool, uint8, ...). Only
@@ -201,7 +201,7 @@ static ev_status norm_axes(const ev_node *n, const int64_t *axes, int64_t cnt, i
 {
     int seen[SH_MAX_VIEW] = {0};
     for (int64_t i = 0; i < cnt; i++) {
-        int a;
+        int a = 0;
         EV_TRY(norm_axis(n, axes[i], rank, 0, what, &a, err));
         if (seen[a]) return op_fail(err, EV_ERR_SHAPE, n, "%s %lld is repeated", what, (long long)axes[i]);
         seen[a] = 1;
@@ -373,14 +373,14 @@ static ev_status identity_prepare(ev_graph *g, ev_node *n, ev_err *err)
 
 static ev_status copy_infer(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_err *err)
 {
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "input", &esz, err));
     return set_out(n, out[0], in[0]->dtype, in[0]->rank, in[0]->dims, err);
 }
 
 static ev_status copy_run(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_exec_ctx *ctx)
 {
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "input", &esz, ctx->err));
     EV_TRY(check_out(n, out[0], in[0]->dtype, in[0]->rank, in[0]->dims, ctx->err));
     copy_all(out[0]->data, in[0]->data, ev_tensor_numel(in[0]), esz);
@@ -534,7 +534,7 @@ static ev_status reshape_infer(const ev_node *n, const ev_tensor *const *in, ev_
 {
     int64_t dims[EV_MAX_RANK];
     int rank;
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "data", &esz, err));
     EV_TRY(reshape_dims(n, in, &rank, dims, err));
     return set_out(n, out[0], in[0]->dtype, rank, dims, err);
@@ -544,7 +544,7 @@ static ev_status reshape_run(const ev_node *n, const ev_tensor *const *in, ev_te
 {
     int64_t dims[EV_MAX_RANK];
     int rank;
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "data", &esz, ctx->err));
     EV_TRY(reshape_dims(n, in, &rank, dims, ctx->err));
     EV_TRY(check_out(n, out[0], in[0]->dtype, rank, dims, ctx->err));
@@ -569,7 +569,7 @@ static ev_status flatten_prepare(ev_graph *g, ev_node *n, ev_err *err)
 static ev_status flatten_dims(const ev_node *n, const ev_tensor *x, int64_t *dims, ev_err *err)
 {
     const axis_params *p = n->params;
-    int a;
+    int a = 0;
     EV_TRY(norm_axis(n, p->axis, x->rank, 1, "axis", &a, err));
     EV_TRY(dims_numel(n, a, x->dims, &dims[0], err));
     return dims_numel(n, x->rank - a, x->dims + a, &dims[1], err);
@@ -578,7 +578,7 @@ static ev_status flatten_dims(const ev_node *n, const ev_tensor *x, int64_t *dim
 static ev_status flatten_infer(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_err *err)
 {
     int64_t dims[2];
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "input", &esz, err));
     EV_TRY(flatten_dims(n, in[0], dims, err));
     return set_out(n, out[0], in[0]->dtype, 2, dims, err);
@@ -587,7 +587,7 @@ static ev_status flatten_infer(const ev_node *n, const ev_tensor *const *in, ev_
 static ev_status flatten_run(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_exec_ctx *ctx)
 {
     int64_t dims[2];
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "input", &esz, ctx->err));
     EV_TRY(flatten_dims(n, in[0], dims, ctx->err));
     EV_TRY(check_out(n, out[0], in[0]->dtype, 2, dims, ctx->err));
@@ -687,7 +687,7 @@ static ev_status squeeze_infer(const ev_node *n, const ev_tensor *const *in, ev_
 {
     int64_t dims[EV_MAX_RANK];
     int rank;
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "data", &esz, err));
     if (strcmp(n->op_type, "Unsqueeze") == 0) EV_TRY(unsqueeze_dims(n, in, &rank, dims, err));
     else EV_TRY(squeeze_dims(n, in, &rank, dims, err));
@@ -698,7 +698,7 @@ static ev_status squeeze_run(const ev_node *n, const ev_tensor *const *in, ev_te
 {
     int64_t dims[EV_MAX_RANK];
     int rank;
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "data", &esz, ctx->err));
     if (strcmp(n->op_type, "Unsqueeze") == 0) EV_TRY(unsqueeze_dims(n, in, &rank, dims, ctx->err));
     else EV_TRY(squeeze_dims(n, in, &rank, dims, ctx->err));
@@ -757,7 +757,7 @@ static ev_status transpose_infer(const ev_node *n, const ev_tensor *const *in, e
 {
     int perm[EV_MAX_RANK];
     int64_t dims[EV_MAX_RANK];
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "data", &esz, err));
     EV_TRY(transpose_perm(n, in[0], perm, dims, err));
     return set_out(n, out[0], in[0]->dtype, in[0]->rank, dims, err);
@@ -767,7 +767,7 @@ static ev_status transpose_run(const ev_node *n, const ev_tensor *const *in, ev_
 {
     int perm[EV_MAX_RANK];
     int64_t dims[EV_MAX_RANK];
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, in[0], "data", &esz, ctx->err));
     EV_TRY(transpose_perm(n, in[0], perm, dims, ctx->err));
     EV_TRY(check_out(n, out[0], in[0]->dtype, in[0]->rank, dims, ctx->err));
@@ -792,7 +792,8 @@ static ev_status concat_prepare(ev_graph *g, ev_node *n, ev_err *err)
         if (n->in[i] < 0) return op_fail(err, EV_ERR_SHAPE, n, "input %d is missing", i);
     EV_TRY(check_arity(n, n->n_in, n->n_in, n->n_in, 1, err));
     EV_TRY(alloc_params(g, n, sizeof *p, (void **)&p, err));
-    EV_TRY(attr_int_typed(n, "axis", 0, &p->axis, &present, err));
+    /* Concat-1 defaults to axis 1; from opset 4 the axis is required. */
+    EV_TRY(attr_int_typed(n, "axis", 1, &p->axis, &present, err));
     if (!present && n->opset >= 4) return op_fail(err, EV_ERR_SHAPE, n, "attribute 'axis' is required");
     return EV_OK;
 }
@@ -801,8 +802,8 @@ static ev_status concat_dims(const ev_node *n, const ev_tensor *const *in, int *
 {
     const axis_params *p = n->params;
     const ev_tensor *x0 = in[0];
-    int a;
-    size_t esz;
+    int a = 0;
+    size_t esz = 0;
     if (!x0) return op_fail(err, EV_ERR_SHAPE, n, "input 0 is missing");
     EV_TRY(elem_size(n, x0, "input 0", &esz, err));
     if (x0->rank < 1) return op_fail(err, EV_ERR_SHAPE, n, "cannot concatenate scalars");
@@ -832,7 +833,7 @@ static ev_status concat_dims(const ev_node *n, const ev_tensor *const *in, int *
 static ev_status concat_infer(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_err *err)
 {
     int64_t dims[EV_MAX_RANK];
-    int a;
+    int a = 0;
     EV_TRY(concat_dims(n, in, &a, dims, err));
     return set_out(n, out[0], in[0]->dtype, in[0]->rank, dims, err);
 }
@@ -840,8 +841,8 @@ static ev_status concat_infer(const ev_node *n, const ev_tensor *const *in, ev_t
 static ev_status concat_run(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_exec_ctx *ctx)
 {
     int64_t dims[EV_MAX_RANK], outer, inner, out_row;
-    int a;
-    size_t esz;
+    int a = 0;
+    size_t esz = 0;
     char *dst;
     EV_TRY(concat_dims(n, in, &a, dims, ctx->err));
     EV_TRY(check_out(n, out[0], in[0]->dtype, in[0]->rank, dims, ctx->err));
@@ -881,7 +882,11 @@ static ev_status split_prepare(ev_graph *g, ev_node *n, ev_err *err)
 {
     split_params *p;
     int present = 0;
-    EV_TRY(check_arity(n, 1, n->opset >= 13 ? 2 : 1, 1, n->n_out > 0 ? n->n_out : 1, err));
+    /* Outputs are variadic and any of them may be omitted (""). */
+    if (n->n_in < 1 || n->n_in > (n->opset >= 13 ? 2 : 1) || n->in[0] < 0)
+        return op_fail(err, EV_ERR_SHAPE, n, "expects the input (and at opset >= 13 an optional 'split'), got %d inputs",
+                       n->n_in);
+    if (n->n_out < 1) return op_fail(err, EV_ERR_SHAPE, n, "expects at least one output");
     EV_TRY(alloc_params(g, n, sizeof *p, (void **)&p, err));
     EV_TRY(attr_int_typed(n, "axis", 0, &p->axis, NULL, err));
     if (n->opset < 13) {
@@ -911,8 +916,8 @@ static ev_status split_sizes(const ev_node *n, const ev_tensor *const *in, int *
     const split_params *p = n->params;
     const ev_tensor *x = in[0];
     int64_t *s, cnt = -1, dim, sum = 0;
-    int a, no = n->n_out;
-    size_t esz;
+    int a = 0, no = n->n_out;
+    size_t esz = 0;
     *sizes = NULL;
     EV_TRY(elem_size(n, x, "input", &esz, err));
     if (x->rank < 1) return op_fail(err, EV_ERR_SHAPE, n, "cannot split a scalar");
@@ -978,7 +983,7 @@ static ev_status split_sizes(const ev_node *n, const ev_tensor *const *in, int *
 static ev_status split_infer(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_err *err)
 {
     int64_t *s, dims[EV_MAX_RANK];
-    int a;
+    int a = 0;
     ev_status st = EV_OK;
     EV_TRY(split_sizes(n, in, &a, &s, err));
     memcpy(dims, in[0]->dims, sizeof dims);
@@ -993,8 +998,8 @@ static ev_status split_infer(const ev_node *n, const ev_tensor *const *in, ev_te
 static ev_status split_run(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_exec_ctx *ctx)
 {
     int64_t *s, dims[EV_MAX_RANK], outer, inner, off = 0;
-    int a;
-    size_t esz;
+    int a = 0;
+    size_t esz = 0;
     ev_status st = EV_OK;
     const ev_tensor *x = in[0];
     EV_TRY(split_sizes(n, in, &a, &s, ctx->err));
@@ -1057,7 +1062,7 @@ static ev_status slice_geom(const ev_node *n, const ev_tensor *const *in, int64_
     int64_t starts[EV_MAX_RANK], ends[EV_MAX_RANK], axes[EV_MAX_RANK], steps[EV_MAX_RANK];
     int64_t ns, ne, na = -1, nst = -1;
     int nax[EV_MAX_RANK];
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, x, "data", &esz, err));
     if (n->opset < 10) {
         const slice_params *p = n->params;
@@ -1163,8 +1168,8 @@ static ev_status gather_dims(const ev_node *n, const ev_tensor *const *in, int *
 {
     const axis_params *p = n->params;
     const ev_tensor *x = in[0], *ix = in[1];
-    int a, r = 0;
-    size_t esz;
+    int a = 0, r = 0;
+    size_t esz = 0;
     EV_TRY(elem_size(n, x, "data", &esz, err));
     if (!is_int_index_dtype(ix->dtype))
         return op_fail(err, EV_ERR_SHAPE, n, "indices must be int64 or int32, got %s", ev_dtype_name(ix->dtype));
@@ -1184,7 +1189,7 @@ static ev_status gather_dims(const ev_node *n, const ev_tensor *const *in, int *
 static ev_status gather_infer(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_err *err)
 {
     int64_t dims[EV_MAX_RANK];
-    int a, r;
+    int a = 0, r;
     EV_TRY(gather_dims(n, in, &a, &r, dims, err));
     return set_out(n, out[0], in[0]->dtype, r, dims, err);
 }
@@ -1193,7 +1198,7 @@ static ev_status gather_run(const ev_node *n, const ev_tensor *const *in, ev_ten
 {
     const ev_tensor *x = in[0], *ix = in[1];
     int64_t dims[EV_MAX_RANK], outer, inner, nidx, ad;
-    int a, r;
+    int a = 0, r;
     size_t esz, row;
     char *dst;
     EV_TRY(gather_dims(n, in, &a, &r, dims, ctx->err));
@@ -1229,6 +1234,79 @@ static ev_status gather_run(const ev_node *n, const ev_tensor *const *in, ev_ten
 static const ev_op_def op_gather = {"Gather", 1, 18, 0, gather_prepare, gather_infer, gather_run, NULL};
 
 /* ======================================================================== */
+/* GatherElements                                                           */
+/* ======================================================================== */
+
+static ev_status gather_el_dims(const ev_node *n, const ev_tensor *const *in, int *axis, ev_err *err)
+{
+    const axis_params *p = n->params;
+    const ev_tensor *x = in[0], *ix = in[1];
+    size_t esz = 0;
+    EV_TRY(elem_size(n, x, "data", &esz, err));
+    if (!is_int_index_dtype(ix->dtype))
+        return op_fail(err, EV_ERR_SHAPE, n, "indices must be int64 or int32, got %s", ev_dtype_name(ix->dtype));
+    if (x->rank < 1) return op_fail(err, EV_ERR_SHAPE, n, "data must have rank >= 1");
+    if (ix->rank != x->rank)
+        return op_fail(err, EV_ERR_SHAPE, n, "indices have rank %d, data has rank %d", ix->rank, x->rank);
+    EV_TRY(norm_axis(n, p->axis, x->rank, 0, "axis", axis, err));
+    /* Off the axis, an index position addresses the same data position:
+     * indices may not be larger there. */
+    for (int k = 0; k < x->rank; k++)
+        if (k != *axis && ix->dims[k] > x->dims[k])
+            return op_fail(err, EV_ERR_SHAPE, n, "indices dimension %d (%lld) exceeds the data's (%lld)", k,
+                           (long long)ix->dims[k], (long long)x->dims[k]);
+    return EV_OK;
+}
+
+static ev_status gather_el_infer(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_err *err)
+{
+    int a = 0;
+    EV_TRY(gather_el_dims(n, in, &a, err));
+    return set_out(n, out[0], in[0]->dtype, in[1]->rank, in[1]->dims, err);
+}
+
+static ev_status gather_el_run(const ev_node *n, const ev_tensor *const *in, ev_tensor *const *out, ev_exec_ctx *ctx)
+{
+    const ev_tensor *x = in[0], *ix = in[1];
+    int64_t xs[EV_MAX_RANK], idx[EV_MAX_RANK] = {0}, ne, ad, base = 0;
+    int a = 0, r = x->rank;
+    size_t esz = 0;
+    char *dst;
+    EV_TRY(gather_el_dims(n, in, &a, ctx->err));
+    EV_TRY(check_out(n, out[0], x->dtype, ix->rank, ix->dims, ctx->err));
+    esz = ev_dtype_size(x->dtype);
+    ne = ev_tensor_numel(ix);
+    ad = x->dims[a];
+    for (int64_t j = 0; j < ne; j++) {
+        int64_t v = get_int(ix, j);
+        if (v < -ad || v >= ad)
+            return op_fail(ctx->err, EV_ERR_DATA, n,
+                           "index %lld (position %lld) is out of range for axis %d of size %lld", (long long)v,
+                           (long long)j, a, (long long)ad);
+    }
+    if (ne == 0) return EV_OK;
+    if (out[0]->data == x->data) return op_fail(ctx->err, EV_ERR_INTERNAL, n, "cannot gather in place");
+    dense_strides(r, x->dims, xs);
+    dst = out[0]->data;
+    /* odometer over the indices; base = data offset of the non-axis coords */
+    for (int64_t j = 0; j < ne; j++) {
+        int64_t v = get_int(ix, j);
+        if (v < 0) v += ad;
+        memcpy(dst + (size_t)j * esz, (const char *)x->data + (size_t)(base + v * xs[a]) * esz, esz);
+        for (int k = r - 1; k >= 0; k--) {
+            if (k != a) base += xs[k];
+            if (++idx[k] < ix->dims[k]) break;
+            if (k != a) base -= xs[k] * ix->dims[k];
+            idx[k] = 0;
+        }
+    }
+    return EV_OK;
+}
+
+static const ev_op_def op_gather_elements = {"GatherElements", 11, 18, 0, gather_prepare, gather_el_infer,
+                                             gather_el_run, NULL};
+
+/* ======================================================================== */
 /* Expand, Tile                                                             */
 /* ======================================================================== */
 
@@ -1243,7 +1321,7 @@ static ev_status expand_dims(const ev_node *n, const ev_tensor *const *in, ev_te
     ev_tensor target;
     const ev_tensor *both[2];
     int64_t vals[EV_MAX_RANK], cnt;
-    size_t esz;
+    size_t esz = 0;
     ev_status st;
     char label[160];
     EV_TRY(elem_size(n, in[0], "input", &esz, err));
@@ -1303,7 +1381,7 @@ static ev_status tile_dims(const ev_node *n, const ev_tensor *const *in, int64_t
 {
     const ev_tensor *x = in[0];
     int64_t cnt;
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, x, "input", &esz, err));
     EV_TRY(const_ints(n, in[1], "repeats", 0, EV_MAX_RANK, reps, &cnt, err));
     if (in[1]->rank != 1) return op_fail(err, EV_ERR_SHAPE, n, "repeats must be 1-D, got rank %d", in[1]->rank);
@@ -1544,7 +1622,10 @@ static ev_status range_compute(const ev_node *n, const ev_tensor *const *in, ran
         double c;
         if (r->fd == 0.0 || !isfinite(r->fd) || !isfinite(r->fs) || !isfinite(fl))
             return op_fail(err, EV_ERR_SHAPE, n, "start/limit/delta must be finite and delta non-zero");
-        c = ceil((fl - r->fs) / r->fd);
+        /* limit - start in the element type (as ONNX Runtime), then the
+         * division in double. */
+        double diff = r->dt == EV_DT_FLOAT ? (double)((float)fl - (float)r->fs) : fl - r->fs;
+        c = ceil(diff / r->fd);
         if (!(c < 9.0e18)) return op_fail(err, EV_ERR_LIMIT, n, "too many elements");
         r->count = c > 0 ? (int64_t)c : 0;
     } else {
@@ -1630,6 +1711,7 @@ static ev_status pad_prepare(ev_graph *g, ev_node *n, ev_err *err)
 
 typedef struct pad_geom {
     int64_t before[EV_MAX_RANK], after[EV_MAX_RANK], dims[EV_MAX_RANK];
+    int64_t lo[EV_MAX_RANK], ext[EV_MAX_RANK]; /* kept input range after cropping */
     unsigned char cval[16]; /* fill element (constant mode) */
 } pad_geom;
 
@@ -1640,7 +1722,7 @@ static ev_status pad_compute(const ev_node *n, const ev_tensor *const *in, pad_g
     int64_t pads[2 * EV_MAX_RANK], np, axes[EV_MAX_RANK], na = -1;
     int nax[EV_MAX_RANK];
     int r = x->rank;
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, x, "data", &esz, err));
     if (esz > sizeof pg->cval) return op_fail(err, EV_ERR_UNSUPPORTED, n, "dtype %s", ev_dtype_name(x->dtype));
     memset(pg->cval, 0, sizeof pg->cval);
@@ -1659,11 +1741,9 @@ static ev_status pad_compute(const ev_node *n, const ev_tensor *const *in, pad_g
                 return op_fail(err, EV_ERR_SHAPE, n, "constant_value has dtype %s, data has %s",
                                ev_dtype_name(cv->dtype), ev_dtype_name(x->dtype));
             if (ne > 1 || cv->rank > 1) return op_fail(err, EV_ERR_SHAPE, n, "constant_value must be a scalar");
-            if (ne == 1) {
-                if (!cv->data)
-                    return op_fail(err, EV_ERR_INTERNAL, n, "constant_value has no data");
-                memcpy(pg->cval, cv->data, esz);
-            }
+            /* At plan time the value may be unknown (a runtime input): it
+             * does not affect shapes. run() always has the data. */
+            if (ne == 1 && cv->data) memcpy(pg->cval, cv->data, esz);
         }
     }
     if (na < 0) {
@@ -1690,7 +1770,13 @@ static ev_status pad_compute(const ev_node *n, const ev_tensor *const *in, pad_g
             return op_fail(err, EV_ERR_LIMIT, n, "padded dimension %d overflows", k);
         if (d < 0)
             return op_fail(err, EV_ERR_SHAPE, n, "pads crop axis %d of size %lld below zero", k, (long long)x->dims[k]);
-        if (p->mode != PAD_CONSTANT && x->dims[k] == 0 && d > 0)
+        /* Negative pads crop first; the remaining (cropped) extent is what
+         * edge/reflect padding replicates (as ONNX Runtime does). */
+        pg->lo[k] = pg->before[k] < 0 ? -pg->before[k] : 0;
+        pg->ext[k] = x->dims[k] - pg->lo[k] - (pg->after[k] < 0 ? -pg->after[k] : 0);
+        if (pg->ext[k] < 0)
+            return op_fail(err, EV_ERR_SHAPE, n, "pads crop axis %d of size %lld below zero", k, (long long)x->dims[k]);
+        if (p->mode != PAD_CONSTANT && pg->ext[k] == 0 && d > 0)
             return op_fail(err, EV_ERR_SHAPE, n, "cannot %s-pad the empty axis %d",
                            p->mode == PAD_EDGE ? "edge" : "reflect", k);
         pg->dims[k] = d;
@@ -1705,7 +1791,8 @@ static ev_status pad_infer(const ev_node *n, const ev_tensor *const *in, ev_tens
     return set_out(n, out[0], in[0]->dtype, in[0]->rank, pg.dims, err);
 }
 
-/* Source index along an axis of size d for output index o (-1 = fill). */
+/* Source index (relative to the kept range of size d) along an axis for
+ * output index o, `before` >= 0 elements padded in front (-1 = fill). */
 static int64_t pad_map(int mode, int64_t o, int64_t before, int64_t d)
 {
     int64_t i = o - before;
@@ -1728,7 +1815,7 @@ static ev_status pad_run(const ev_node *n, const ev_tensor *const *in, ev_tensor
     pad_geom pg;
     int64_t xs[EV_MAX_RANK], total = 0, *maps, *mp[EV_MAX_RANK], idx[EV_MAX_RANK] = {0}, numel, inner;
     int r = x->rank;
-    size_t esz;
+    size_t esz = 0;
     char *dst;
     const char *src = x->data;
     EV_TRY(pad_compute(n, in, &pg, ctx->err));
@@ -1746,7 +1833,11 @@ static ev_status pad_run(const ev_node *n, const ev_tensor *const *in, ev_tensor
     if (!maps) return op_fail(ctx->err, EV_ERR_NOMEM, n, "out of memory");
     for (int64_t k = 0, at = 0; k < r; k++) {
         mp[k] = maps + at;
-        for (int64_t o = 0; o < pg.dims[k]; o++) mp[k][o] = pad_map(p->mode, o, pg.before[k], x->dims[k]);
+        int64_t before = pg.before[k] > 0 ? pg.before[k] : 0;
+        for (int64_t o = 0; o < pg.dims[k]; o++) {
+            int64_t m = pad_map(p->mode, o, before, pg.ext[k]);
+            mp[k][o] = m < 0 ? -1 : m + pg.lo[k];
+        }
         at += pg.dims[k];
     }
     dense_strides(r, x->dims, xs);
@@ -1809,7 +1900,7 @@ static ev_status d2s_geom(const ev_node *n, const ev_tensor *x, int64_t *vd, int
 {
     const d2s_params *p = n->params;
     int64_t b = p->b, bb = b * b, N, C, H, W;
-    size_t esz;
+    size_t esz = 0;
     EV_TRY(elem_size(n, x, "input", &esz, err));
     if (x->rank != 4) return op_fail(err, EV_ERR_SHAPE, n, "input must be 4-D, got rank %d", x->rank);
     N = x->dims[0];
@@ -1881,4 +1972,4 @@ const ev_op_def *const ev_ops_shape[] = {
     &op_reshape, &op_flatten,         &op_transpose, &op_concat,  &op_split,        &op_slice,
     &op_gather,  &op_squeeze,         &op_unsqueeze, &op_expand,  &op_shape,        &op_size,
     &op_constantofshape, &op_pad,     &op_tile,      &op_range,   &op_identity,     &op_dropout,
-    &op_depthtospace, &op_spacetodepth, NULL};
+    &op_depthtospace, &op_spacetodepth, &op_gather_elements, NULL};

@@ -17,7 +17,7 @@ ev_status ev_plan_execute(ev_plan *p, void *arena, const ev_tensor *inputs, int 
         if (!inputs[i].data && ev_tensor_numel(&inputs[i]) > 0)
             return ev_err_set(x->err, EV_ERR_INVALID_ARG, "input '%s' has no data",
                               g->values[g->inputs[i]].name);
-        p->vals[g->inputs[i]].data = inputs[i].data;
+        if (!p->key_const[i]) p->vals[g->inputs[i]].data = inputs[i].data;
     }
     for (int v = 0; v < g->n_values; v++)
         if (p->state[v] == EV_VS_RUNTIME)

@@ -111,6 +111,9 @@ typedef struct ev_graph {
     int64_t n_file_nodes;         /* nodes in the file                         */
     int64_t n_folded;             /* nodes folded into constants at load       */
     int64_t max_tensor_bytes;     /* limit the graph was loaded with           */
+    void *owned_blocks;           /* large initializers taken over from the
+                                     parse tree (64-byte aligned), freed with
+                                     the graph                                 */
 } ev_graph;
 
 /* One op type of the histogram. */

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fast/fast.h"
 #include "onnx/ir.h"
 #include "onnx/plan.h"
 
@@ -23,6 +24,7 @@ struct ev_model {
     ev_plan *plans[EV_PLAN_CACHE];
     uint64_t tick;
     ev_plan *last;               /* plan of the last successful run          */
+    int const_inputs;            /* plans key on small inputs' values         */
     void *arena;
     int64_t arena_cap;
     ev_op_count *op_counts;
@@ -180,6 +182,17 @@ ev_status ev_model_output_info(const ev_model *m, int i, ev_value_info *out)
     return EV_OK;
 }
 
+#define EV_CONST_INPUT_MAX 64
+
+static bool has_small_inputs(const ev_tensor *inputs, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (inputs[i].data && ev_tensor_numel(&inputs[i]) >= 0 &&
+            ev_tensor_numel(&inputs[i]) <= EV_CONST_INPUT_MAX)
+            return true;
+    return false;
+}
+
 /* Find or build the plan for these input shapes. */
 static ev_status get_plan(ev_model *m, const ev_tensor *inputs, int n_inputs, ev_plan **out)
 {
@@ -193,8 +206,27 @@ static ev_status get_plan(ev_model *m, const ev_tensor *inputs, int n_inputs, ev
     ev_plan_opts po;
     memset(&po, 0, sizeof po);
     po.max_tensor_bytes = m->opt.max_tensor_bytes;
+    /* oneDNN fast path (lib/fast): fuses and replaces steps of the plan */
+    ev_fast_opts fo = {m->opt.threads, m->opt.precision == EV_PRECISION_BF16, 0};
+    if (!m->opt.reference_only) {
+        po.pass = ev_fast_pass;
+        po.pass_user = &fo;
+    }
+    po.const_inputs_max = m->const_inputs ? EV_CONST_INPUT_MAX : 0;
     ev_plan *p = NULL;
     ev_status st = ev_plan_build(m->g, inputs, n_inputs, &po, &p, &m->err);
+    if (st == EV_ERR_UNSUPPORTED && !m->const_inputs && has_small_inputs(inputs, n_inputs)) {
+        /* e.g. Reshape's shape fed as a graph input: retry with small inputs'
+         * values as constants; keep the first message if that fails too */
+        ev_err first = m->err;
+        po.const_inputs_max = EV_CONST_INPUT_MAX;
+        st = ev_plan_build(m->g, inputs, n_inputs, &po, &p, &m->err);
+        if (st == EV_OK) m->const_inputs = 1;
+        else {
+            m->err = first;
+            st = first.code;
+        }
+    }
     if (st != EV_OK) return st;
     int slot = -1;
     for (int i = 0; i < EV_PLAN_CACHE && slot < 0; i++)

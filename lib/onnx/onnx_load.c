@@ -31,6 +31,11 @@
 #define EV_DEFAULT_MAX_FILE ((int64_t)4 << 30)
 #define EV_DEFAULT_MAX_TENSOR ((int64_t)2 << 30)
 #define EV_DEFAULT_MAX_NODES 100000
+/* Nesting of protobuf messages (ModelProto > GraphProto > NodeProto >
+ * AttributeProto > TypeProto > sequence_type > ...). protobuf-c unpacks
+ * recursively with no limit of its own: a 1.6 MB file nesting TypeProto
+ * 200,000 deep overflowed the stack. Real models nest about 10 deep. */
+#define EV_MAX_PB_DEPTH 64
 #define EV_MIN_OPSET 7
 #define EV_MAX_OPSET 18
 #define EV_MAX_NODE_IO 4096      /* inputs/outputs per node */
@@ -94,12 +99,74 @@ static void strmap_put(strmap *m, const char *key, int val)
     m->vals[i] = val;
 }
 
+/* Parse-tree allocator with a cap: protobuf-c allocates proportionally to
+ * the wire data, but repeated packed fields can expand (1 byte varint ->
+ * 8 byte int64), so bound the total. Blocks are 64-byte aligned behind a
+ * 64-byte header so that large raw_data buffers can be taken over by the
+ * graph (see steal_block) instead of copied. */
+typedef struct capped_alloc {
+    size_t used, cap;
+    bool over;
+} capped_alloc;
+
+typedef struct block_hdr {
+    size_t total;
+    void *next;                  /* list of blocks owned by a graph */
+} block_hdr;
+
+static void *capped_alloc_fn(void *ud, size_t size)
+{
+    capped_alloc *c = ud;
+    size_t total;
+    if (!ev_add_sz(size, EV_ALIGN, &total) || c->used > c->cap || total > c->cap - c->used) {
+        c->over = true;
+        return NULL;
+    }
+    void *p = NULL;
+    if (posix_memalign(&p, EV_ALIGN, total) != 0) return NULL;
+    ((block_hdr *)p)->total = total;
+    ((block_hdr *)p)->next = NULL;
+    c->used += total;
+    return (char *)p + EV_ALIGN;
+}
+
+static void capped_free_fn(void *ud, void *ptr)
+{
+    capped_alloc *c = ud;
+    if (!ptr) return;
+    block_hdr *h = (block_hdr *)((char *)ptr - EV_ALIGN);
+    c->used -= h->total;
+    free(h);
+}
+
+/* Take over a parse-tree block (allocated by capped_alloc_fn) into *owned. */
+static void *steal_block(void **owned, uint8_t **field)
+{
+    uint8_t *data = *field;
+    block_hdr *h = (block_hdr *)(data - EV_ALIGN);
+    h->next = *owned;
+    *owned = h;
+    *field = NULL;
+    return data;
+}
+
+static void free_blocks(void *list)
+{
+    while (list) {
+        block_hdr *h = list;
+        list = h->next;
+        free(h);
+    }
+}
+
 /* ---- tensor conversion ---------------------------------------------------- */
 typedef struct tensor_env {
     ev_arena *arena;
     int64_t max_tensor_bytes;
     const char *base_dir;        /* NULL: external data refused */
     ev_err *err;
+    void **owned;                /* non-NULL: raw_data blocks of the parse
+                                    tree (capped_alloc_fn) may be taken over */
     /* distinct external files, for the size total */
     char **ext_names;
     int n_ext;
@@ -299,12 +366,20 @@ static ev_status tensor_from_proto(tensor_env *E, const Onnx__TensorProto *tp, c
                           shp, ev_dtype_name(out->dtype), (long long)E->max_tensor_bytes);
     }
     size_t bytes = (size_t)bytes64;
+    bool external = tp->has_data_location &&
+                    tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    if (!external && E->owned && tp->has_raw_data && tp->raw_data.len == bytes &&
+        bytes >= 4096 && tp->raw_data.data && out->dtype != EV_DT_BOOL) {
+        /* large weights: keep the parse tree's buffer instead of copying */
+        out->data = steal_block(E->owned, &((Onnx__TensorProto *)tp)->raw_data.data);
+        ((Onnx__TensorProto *)tp)->raw_data.len = 0;
+        return EV_OK;
+    }
     void *dst = ev_arena_alloc(E->arena, bytes ? bytes : 1);
     if (!dst) return ev_err_set(E->err, EV_ERR_NOMEM, "%s: out of memory (%zu bytes)", what, bytes);
     out->data = dst;
 
-    if (tp->has_data_location && tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
-        return read_external(E, tp, what, bytes, dst);
+    if (external) return read_external(E, tp, what, bytes, dst);
 
     if (tp->has_raw_data) {
         if (tp->raw_data.len != bytes) {
@@ -1046,56 +1121,89 @@ static void fill_defaults(ev_load_opts *o, const ev_load_opts *in)
     if (o->max_nodes <= 0) o->max_nodes = EV_DEFAULT_MAX_NODES;
 }
 
-/* Parse-tree allocator with a cap: protobuf-c allocates proportionally to
- * the wire data, but repeated packed fields can expand (1 byte varint ->
- * 8 byte int64), so bound the total. */
-typedef struct capped_alloc {
-    size_t used, cap;
-    bool over;
-} capped_alloc;
-
-static void *capped_alloc_fn(void *ud, size_t size)
+/* Read a varint at *p (< end); 0 if malformed. */
+static int pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
-    capped_alloc *c = ud;
-    size_t total;
-    if (!ev_add_sz(size, 16, &total) || c->used > c->cap || total > c->cap - c->used) {
-        c->over = true;
-        return NULL;
+    uint64_t r = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        r |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = r;
+            return 1;
+        }
     }
-    size_t *p = malloc(total);
-    if (!p) return NULL;
-    p[0] = total;
-    c->used += total;
-    return (char *)p + 16;
+    return 0;
 }
 
-static void capped_free_fn(void *ud, void *ptr)
+/* Walk the wire format of a message of type d (without unpacking it) and
+ * return 0 if its sub-messages nest deeper than EV_MAX_PB_DEPTH. Malformed
+ * data returns 1: the unpacker reports it. Our own recursion is bounded by
+ * the depth limit. */
+static int pb_depth_ok(const uint8_t *p, const uint8_t *end, const ProtobufCMessageDescriptor *d, int depth)
 {
-    capped_alloc *c = ud;
-    if (!ptr) return;
-    size_t *p = (size_t *)((char *)ptr - 16);
-    c->used -= p[0];
-    free(p);
+    if (depth > EV_MAX_PB_DEPTH) return 0;
+    while (p < end) {
+        uint64_t tag, n;
+        if (!pb_varint(&p, end, &tag)) return 1;
+        switch (tag & 7) {
+        case 0:
+            if (!pb_varint(&p, end, &n)) return 1;
+            break;
+        case 1:
+            if (end - p < 8) return 1;
+            p += 8;
+            break;
+        case 5:
+            if (end - p < 4) return 1;
+            p += 4;
+            break;
+        case 2: {
+            if (!pb_varint(&p, end, &n) || n > (uint64_t)(end - p)) return 1;
+            const ProtobufCFieldDescriptor *f =
+                tag >> 3 <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(d, (unsigned)(tag >> 3)) : NULL;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor &&
+                !pb_depth_ok(p, p + n, f->descriptor, depth + 1))
+                return 0;
+            p += n;
+            break;
+        }
+        default:
+            return 1; /* groups: unsupported, the unpacker fails */
+        }
+    }
+    return 1;
 }
 
-static ev_status load_impl(const void *buf, size_t len, const char *name, const char *base_dir,
-                           const ev_load_opts *opts, int64_t file_bytes, ev_graph **out,
-                           ev_err *err)
+/* to_free (may be NULL) is released right after unpacking: the parse tree
+ * holds copies of everything, so the file buffer is not needed any more. */
+static ev_status load_impl(const void *buf, size_t len, char *to_free, const char *name,
+                           const char *base_dir, const ev_load_opts *opts, int64_t file_bytes,
+                           ev_graph **out, ev_err *err)
 {
     *out = NULL;
     loader L;
     memset(&L, 0, sizeof L);
     fill_defaults(&L.o, opts);
     L.err = err;
-    if ((int64_t)len > L.o.max_file_bytes)
+    if ((int64_t)len > L.o.max_file_bytes) {
+        free(to_free);
         return ev_err_set(err, EV_ERR_LIMIT, "model is %zu bytes, over the limit of %lld (%s)", len,
                           (long long)L.o.max_file_bytes, name);
+    }
     capped_alloc ca = {0, 0, false};
     /* the tree holds at most the file's bytes in data plus per-message
      * overhead: 16x the file size is a generous bound */
     ca.cap = len < SIZE_MAX / 16 - (64u << 20) ? len * 16 + (64u << 20) : SIZE_MAX;
     ProtobufCAllocator pa = {capped_alloc_fn, capped_free_fn, &ca};
+    if (!pb_depth_ok(buf, (const uint8_t *)buf + len, &onnx__model_proto__descriptor, 0)) {
+        free(to_free);
+        return ev_err_set(err, EV_ERR_LIMIT,
+                          "not a usable ONNX model: messages nested more than %d deep (%s)",
+                          EV_MAX_PB_DEPTH, name);
+    }
     Onnx__ModelProto *mp = onnx__model_proto__unpack(&pa, len, buf);
+    free(to_free);
     if (!mp) {
         if (ca.over)
             return ev_err_set(err, EV_ERR_LIMIT, "model expands beyond the memory limit when parsed (%s)",
@@ -1116,6 +1224,7 @@ static ev_status load_impl(const void *buf, size_t len, const char *name, const 
     L.tenv.max_tensor_bytes = L.o.max_tensor_bytes;
     L.tenv.base_dir = base_dir;
     L.tenv.err = err;
+    L.tenv.owned = &g->owned_blocks;
     ev_status rc = convert_graph(&L, mp);
     onnx__model_proto__free_unpacked(mp, &pa);
     if (rc == EV_OK) rc = topo_sort(&L);
@@ -1155,8 +1264,8 @@ ev_status ev_graph_load_buffer(const void *buf, size_t len, const char *name,
     *out = NULL;
     if (!buf && len) return ev_err_set(err, EV_ERR_INVALID_ARG, "ev_graph_load_buffer: no buffer");
     if (err) ev_err_clear(err);
-    return load_impl(buf ? buf : "", len, name ? name : "<memory>", base_dir, o, (int64_t)len, out,
-                     err);
+    return load_impl(buf ? buf : "", len, NULL, name ? name : "<memory>", base_dir, o, (int64_t)len,
+                     out, err);
 }
 
 ev_status ev_graph_load(const char *path, const ev_load_opts *o, ev_graph **out, ev_err *err)
@@ -1179,8 +1288,7 @@ ev_status ev_graph_load(const char *path, const ev_load_opts *o, ev_graph **out,
     if (slash == dir) slash[1] = 0;
     else if (slash) *slash = 0;
     else { dir[0] = '.'; dir[1] = 0; }
-    ev_status rc = load_impl(buf, len, path, dir, &lo, (int64_t)len, out, err);
-    free(buf);
+    ev_status rc = load_impl(buf, len, buf, path, dir, &lo, (int64_t)len, out, err);
     free(dir);
     return rc;
 }
@@ -1189,6 +1297,7 @@ void ev_graph_free(ev_graph *g)
 {
     if (!g) return;
     ev_arena_free(&g->arena);
+    free_blocks(g->owned_blocks);
     free(g);
 }
 

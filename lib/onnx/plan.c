@@ -132,7 +132,18 @@ ev_status ev_graph_fold_constants(ev_graph *g, ev_err *err)
                 memset(&tmp[k], 0, sizeof tmp[k]);
                 outp[k] = n->out[k] >= 0 ? &tmp[k] : NULL;
             }
-            EV_TRY(n->op->infer(n, inp, outp, err));
+            ev_status st = n->op->infer(n, inp, outp, err);
+            if (st == EV_ERR_UNSUPPORTED) {
+                /* e.g. a dtype the kernel refuses: leave the node to the
+                 * plan, which reports it (inspect can still describe the
+                 * model) */
+                ev_err_clear(err);
+                foldable = false;
+            } else if (st != EV_OK) {
+                return st;
+            }
+        }
+        if (foldable) {
             EV_TRY(fold_node(n, inp, outp, &g->arena, maxb, err));
             for (int k = 0; k < n->n_out; k++)
                 if (n->out[k] >= 0) {
@@ -293,6 +304,10 @@ bool ev_plan_matches(const ev_plan *p, const ev_tensor *inputs, int n_inputs)
         if (a->dtype != b->dtype || a->rank != b->rank) return false;
         for (int k = 0; k < a->rank; k++)
             if (a->dims[k] != b->dims[k]) return false;
+        if (p->key_const[i]) {
+            size_t bytes = (size_t)ev_tensor_numel(a) * ev_dtype_size(a->dtype);
+            if (bytes && (!b->data || memcmp(a->data, b->data, bytes))) return false;
+        }
     }
     return true;
 }
@@ -332,11 +347,12 @@ static ev_status build(ev_plan *p, const ev_graph *g, const ev_tensor *inputs, i
     p->g = g;
     p->n_inputs = n_inputs;
     p->key = ev_arena_array(M, (size_t)n_inputs + 1, sizeof *p->key);
+    p->key_const = ev_arena_array(M, (size_t)n_inputs + 1, 1);
     p->vals = ev_arena_array(M, (size_t)nv + 1, sizeof *p->vals);
     p->state = ev_arena_array(M, (size_t)nv + 1, 1);
     p->offset = ev_arena_array(M, (size_t)nv + 1, sizeof *p->offset);
     p->steps = ev_arena_array(M, (size_t)g->n_nodes + 1, sizeof *p->steps);
-    if (!p->key || !p->vals || !p->state || !p->offset || !p->steps)
+    if (!p->key || !p->key_const || !p->vals || !p->state || !p->offset || !p->steps)
         return ev_err_set(err, EV_ERR_NOMEM, "out of memory");
     for (int v = 0; v < nv; v++) {
         p->vals[v].rank = -1;
@@ -345,9 +361,21 @@ static ev_status build(ev_plan *p, const ev_graph *g, const ev_tensor *inputs, i
             p->state[v] = EV_VS_CONST;
         }
     }
+    int64_t cmax = o ? o->const_inputs_max : 0;
     for (int i = 0; i < n_inputs; i++) {
         p->key[i] = inputs[i];
         p->key[i].data = NULL;
+        int64_t numel = ev_tensor_numel(&inputs[i]);
+        if (cmax > 0 && inputs[i].data && numel <= cmax) {
+            size_t bytes = (size_t)numel * ev_dtype_size(inputs[i].dtype);
+            p->key[i].data = ev_arena_alloc(M, bytes ? bytes : 1);
+            if (!p->key[i].data) return ev_err_set(err, EV_ERR_NOMEM, "out of memory");
+            if (bytes) memcpy(p->key[i].data, inputs[i].data, bytes);
+            p->key_const[i] = 1;
+            p->vals[g->inputs[i]] = p->key[i];
+            p->state[g->inputs[i]] = EV_VS_CONST;
+            continue;
+        }
         p->vals[g->inputs[i]] = p->key[i];
         p->state[g->inputs[i]] = EV_VS_INPUT;
     }

@@ -58,6 +58,8 @@ typedef struct ev_plan {
     const ev_graph *g;
     int n_inputs;
     ev_tensor *key;               /* input dtypes/shapes this plan is for      */
+    unsigned char *key_const;     /* per input: 1 = its *values* are part of
+                                     the key (a constant in this plan)         */
     ev_tensor *vals;              /* per value: concrete dtype/shape (+data)   */
     unsigned char *state;         /* per value: ev_val_state                   */
     int64_t *offset;              /* per value: arena offset or -1             */
@@ -75,6 +77,11 @@ typedef ev_status (*ev_plan_pass_fn)(ev_plan *p, void *user, ev_err *err);
 typedef struct ev_plan_opts {
     int64_t max_tensor_bytes;     /* per value; 0 = 2 GiB                      */
     int64_t max_arena_bytes;      /* 0 = 16 GiB                                */
+    /* Inputs with data and at most this many elements are treated as
+     * constants (their values become part of the plan key), so that shape
+     * tensors fed as graph inputs (e.g. Reshape's shape) can be folded.
+     * 0 = never. The model retries with this set only when a plan fails. */
+    int64_t const_inputs_max;
     ev_plan_pass_fn pass;         /* optional                                  */
     void *pass_user;
 } ev_plan_opts;
@@ -84,7 +91,8 @@ typedef struct ev_plan_opts {
 ev_status ev_plan_build(const ev_graph *g, const ev_tensor *inputs, int n_inputs,
                         const ev_plan_opts *o, ev_plan **out, ev_err *err);
 void ev_plan_free(ev_plan *p);
-/* True if the plan was built for exactly these input dtypes/shapes. */
+/* True if the plan was built for exactly these input dtypes/shapes (and
+ * values, for inputs the plan treats as constants). */
 bool ev_plan_matches(const ev_plan *p, const ev_tensor *inputs, int n_inputs);
 
 /* The default step function: the node's reference kernel. */
