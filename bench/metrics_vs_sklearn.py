@@ -22,8 +22,8 @@ Per size:
     linear probe, bootstrap CIs) when N <= --all-max, else the top-K
     retrieval metrics (mAP is computed in the same pass) plus a sampled
     silhouette (--silhouette-sample 10000).
-  * --extrapolate-from Q: for N > Q the large run uses Q queries against the
-    full N-row gallery (query-vs-gallery protocol, same per-query work as
+  * --extrapolate-from Q: for N > --all-max the large run uses Q queries
+    against the full N-row gallery (query-vs-gallery protocol, same per-query work as
     leave-one-out) and scales the time by N / Q; peak RSS is measured for
     real (the whole gallery is loaded). The table says "extrapolated".
 
@@ -138,8 +138,8 @@ def main():
             m = Meter.run(base + ["--metrics", "retrieval", "--bootstrap", "0"])
             rows.append((n, "mAP (+R@K,P@K,MAP@R), leave-one-out", m, sk["map"][1],
                          f"value {m['json']['map']:.6f} vs sklearn {sk['map'][0]:.6f}"))
-        large = a.extrapolate_from and n > a.extrapolate_from
-        if n <= a.all_max and not large:
+        large = n > a.all_max and a.extrapolate_from and n > a.extrapolate_from
+        if n <= a.all_max:
             tr = gen(os.path.join(a.workdir, "train"), n, a.dim, k, 2, a.spread)
             m = Meter.run(base + ["--train-embeddings", tr[0], "--train-labels", tr[1]])
             j = m["json"]

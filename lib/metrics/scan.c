@@ -32,8 +32,9 @@
 
 #include "metrics/mx.h"
 
-#define BQ 64                     /* queries per block                        */
-#define BG 4096                   /* gallery rows per GEMM                    */
+#define BQ 128                     /* queries per block                        */
+#define BG 8192                   /* gallery rows per GEMM (pass B)           */
+#define BA 1024                   /* gathered relevant rows per GEMM (pass A) */
 #define R_BUDGET ((int64_t)1 << 21) /* relevant items per block (soft)        */
 #define MAX_B (1 << 18)           /* most buckets per query                   */
 #define WIN 8                     /* thresholds compared without branches     */
@@ -49,7 +50,7 @@ typedef struct qst {
 } qst;
 
 typedef struct worker {
-    float *q, *g, *s;             /* BQ x d, BG x d, BQ x BG                   */
+    float *q, *g, *s;             /* BQ x d, BA x d, BQ x BG                   */
     int32_t *lidx;                /* gathered gallery ids (chunk)             */
     int32_t *lrun;                /* their run (class) index in the block     */
     qst *st;
@@ -387,10 +388,10 @@ ev_status mx_scan(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *o, in
         memset(&w, 0, sizeof w);
         int ok = 1;
         w.q = malloc((size_t)BQ * d * sizeof(float));
-        w.g = malloc((size_t)BG * d * sizeof(float));
+        w.g = malloc((size_t)BA * d * sizeof(float));
         w.s = malloc((size_t)BQ * BG * sizeof(float));
-        w.lidx = malloc((size_t)BG * sizeof(int32_t));
-        w.lrun = malloc((size_t)BG * sizeof(int32_t));
+        w.lidx = malloc((size_t)BA * sizeof(int32_t));
+        w.lrun = malloc((size_t)BA * sizeof(int32_t));
         w.st = malloc((size_t)BQ * sizeof(qst));
         if (K) {
             w.hs = malloc((size_t)BQ * K * sizeof(float));
@@ -466,8 +467,8 @@ ev_status mx_scan(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *o, in
                 /* walk L = concatenation of the runs' member lists */
                 int ri = 0;
                 int64_t rpos = 0; /* position inside run ri's member list */
-                for (int64_t l0 = 0; l0 < lsize; l0 += BG) {
-                    int64_t cn = lsize - l0 < BG ? lsize - l0 : BG;
+                for (int64_t l0 = 0; l0 < lsize; l0 += BA) {
+                    int64_t cn = lsize - l0 < BA ? lsize - l0 : BA;
                     /* gather, remembering which run each column belongs to */
                     int64_t u = 0;
                     while (u < cn) {

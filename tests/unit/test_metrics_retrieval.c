@@ -324,7 +324,10 @@ int main(void)
     run_case(200, 0, 1, 4, 1, 0, "loo-1d");
     /* query-vs-gallery, some query classes absent from the gallery */
     run_case(250, 333, 10, 12, 2, 3, "query-gallery");
-    /* more queries than one block, more gallery than one GEMM block */
+    /* more queries than one block */
     run_case(1500, 0, 6, 30, 2, 0, "loo-blocks");
+    /* gallery larger than one GEMM block (8192 rows) and relevant lists
+     * longer than one gather chunk (1024 rows) */
+    run_case(300, 9000, 8, 6, 2, 4, "query-gallery-big");
     return test_report("test_metrics_retrieval");
 }
