@@ -18,7 +18,7 @@ for short in "$@"; do
   args=("$corpus"); [[ -d $regs ]] && args+=("$regs")
   log=$findings/long-$(date +%s).log
   start=$(date +%s)
-  "$bin/fuzz_$short" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=10 \
+  "$bin/fuzz_$short" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=60 \
       -artifact_prefix="$findings/" -print_final_stats=1 "${args[@]}" > "$log" 2>&1
   rc=$?
   el=$(( $(date +%s) - start ))
