@@ -16,6 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/util.h"
 
@@ -176,14 +180,22 @@ static bool convert(const void *src, ev_dtype from, void *dst, ev_dtype to, int6
     return false;
 }
 
-ev_status ev_npy_parse(const void *buf, size_t len, const char *name, ev_dtype want, ev_array *out,
-                       char *errbuf, size_t errlen)
+/* What a header says and where the data starts. */
+typedef struct {
+    ev_dtype dt;
+    int swap, rank;
+    int64_t dims[EV_MAX_RANK];
+    int64_t n;                    /* elements                                 */
+    size_t es, bytes, doff;       /* element size, data bytes, data offset    */
+} npy_info;
+
+/* Parse and check the header in the first `avail` bytes of a file of `total`
+ * bytes (avail <= total; the data itself need not be present). */
+static ev_status npy_head(const unsigned char *b, size_t avail, size_t total, const char *name,
+                          npy_info *inf, char *errbuf, size_t errlen)
 {
-    if (!out) return EV_ERR_INVALID_ARG;
-    memset(out, 0, sizeof *out);
-    if (!name) name = "<memory>";
-    const unsigned char *b = buf;
-    if (!b || len < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
+    memset(inf, 0, sizeof *inf);
+    if (!b || avail < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
         return fail(errbuf, errlen, EV_ERR_FORMAT, name, "not a NumPy .npy file (bad magic)");
     unsigned major = b[6];
     size_t hlen, hoff;
@@ -191,13 +203,13 @@ ev_status ev_npy_parse(const void *buf, size_t len, const char *name, ev_dtype w
         hlen = (size_t)b[8] | ((size_t)b[9] << 8);
         hoff = 10;
     } else if (major == 2 || major == 3) {
-        if (len < 12) return fail(errbuf, errlen, EV_ERR_FORMAT, name, "truncated .npy header");
+        if (avail < 12) return fail(errbuf, errlen, EV_ERR_FORMAT, name, "truncated .npy header");
         hlen = (size_t)b[8] | ((size_t)b[9] << 8) | ((size_t)b[10] << 16) | ((size_t)b[11] << 24);
         hoff = 12;
     } else {
         return fail(errbuf, errlen, EV_ERR_FORMAT, name, "unsupported .npy format version");
     }
-    if (hlen > NPY_MAX_HEADER || hlen > len - hoff)
+    if (hlen > NPY_MAX_HEADER || hlen > avail - hoff)
         return fail(errbuf, errlen, EV_ERR_FORMAT, name, "truncated or oversized .npy header");
     const char *hs = (const char *)b + hoff, *he = hs + hlen;
     npy_header h;
@@ -209,75 +221,215 @@ ev_status ev_npy_parse(const void *buf, size_t len, const char *name, ev_dtype w
             return fail(errbuf, errlen, EV_ERR_FORMAT, name, "trailing garbage in .npy header");
     if (h.fortran)
         return fail(errbuf, errlen, EV_ERR_UNSUPPORTED, name, "Fortran-order .npy arrays are not supported");
-    int swap;
-    ev_dtype dt = descr_dtype(h.descr, &swap);
-    if (dt == EV_DT_UNDEFINED) {
+    inf->dt = descr_dtype(h.descr, &inf->swap);
+    if (inf->dt == EV_DT_UNDEFINED) {
         char what[96];
         snprintf(what, sizeof what, "unsupported .npy dtype '%s' (want float32)", h.descr);
         return fail(errbuf, errlen, EV_ERR_FORMAT, name, what);
     }
-    ev_tensor shape = {.dtype = dt, .rank = h.rank};
+    ev_tensor shape = {.dtype = inf->dt, .rank = h.rank};
     memcpy(shape.dims, h.dims, sizeof h.dims);
-    int64_t n = ev_tensor_numel(&shape);
-    size_t es = ev_dtype_size(dt), bytes;
-    if (n < 0 || !ev_mul_sz((size_t)n, es, &bytes))
+    inf->rank = h.rank;
+    memcpy(inf->dims, h.dims, sizeof h.dims);
+    inf->n = ev_tensor_numel(&shape);
+    inf->es = ev_dtype_size(inf->dt);
+    if (inf->n < 0 || !ev_mul_sz((size_t)inf->n, inf->es, &inf->bytes))
         return fail(errbuf, errlen, EV_ERR_FORMAT, name, ".npy shape overflows");
-    size_t doff = hoff + hlen;
-    if (bytes > len - doff) {
+    inf->doff = hoff + hlen;
+    if (inf->bytes > total - inf->doff) {
         char what[128];
-        snprintf(what, sizeof what, "truncated .npy data: header promises %zu bytes, file has %zu", bytes,
-                 len - doff);
+        snprintf(what, sizeof what, "truncated .npy data: header promises %zu bytes, file has %zu",
+                 inf->bytes, total - inf->doff);
         return fail(errbuf, errlen, EV_ERR_FORMAT, name, what);
     }
-    ev_dtype to = want == EV_DT_UNDEFINED ? dt : want;
+    return EV_OK;
+}
+
+static ev_status wrong_dtype(const npy_info *inf, ev_dtype to, const char *name, char *errbuf, size_t errlen)
+{
+    char what[128];
+    snprintf(what, sizeof what, "wrong .npy dtype %s, expected %s", ev_dtype_name(inf->dt), ev_dtype_name(to));
+    return fail(errbuf, errlen, EV_ERR_FORMAT, name, what);
+}
+
+/* Output allocation for the header's shape in dtype `to`. */
+static ev_status npy_alloc(const npy_info *inf, ev_dtype to, const char *name, void **data, char *errbuf,
+                           size_t errlen)
+{
     size_t obytes;
-    if (!ev_mul_sz((size_t)n, ev_dtype_size(to), &obytes))
+    *data = NULL;
+    if (!ev_mul_sz((size_t)inf->n, ev_dtype_size(to), &obytes))
         return fail(errbuf, errlen, EV_ERR_FORMAT, name, ".npy shape overflows");
-    void *data = ev_malloc_aligned(obytes);
-    void *tmp = NULL;
-    if (!data) return fail(errbuf, errlen, EV_ERR_NOMEM, name, "out of memory for .npy data");
-    const void *src = b + doff;
+    /* converting zero elements only checks that the conversion is allowed */
+    float probe;
+    if (!convert(&probe, inf->dt, &probe, to, 0)) return wrong_dtype(inf, to, name, errbuf, errlen);
+    *data = ev_malloc_aligned(obytes ? obytes : 1);
+    if (!*data) return fail(errbuf, errlen, EV_ERR_NOMEM, name, "out of memory for .npy data");
+    return EV_OK;
+}
+
+static void npy_fill(ev_array *out, const npy_info *inf, ev_dtype to, void *data)
+{
+    out->dtype = to;
+    out->rank = inf->rank;
+    memcpy(out->dims, inf->dims, sizeof inf->dims);
+    out->data = data;
+}
+
+ev_status ev_npy_parse(const void *buf, size_t len, const char *name, ev_dtype want, ev_array *out,
+                       char *errbuf, size_t errlen)
+{
+    if (!out) return EV_ERR_INVALID_ARG;
+    memset(out, 0, sizeof *out);
+    if (!name) name = "<memory>";
+    const unsigned char *b = buf;
+    npy_info inf;
+    ev_status st = npy_head(b, b ? len : 0, b ? len : 0, name, &inf, errbuf, errlen);
+    if (st != EV_OK) return st;
+    ev_dtype to = want == EV_DT_UNDEFINED ? inf.dt : want;
+    void *data, *tmp = NULL;
+    if ((st = npy_alloc(&inf, to, name, &data, errbuf, errlen)) != EV_OK) return st;
+    const void *src = b + inf.doff;
     /* A hostile header length can leave the data misaligned for its type:
      * copy to aligned memory before typed access. */
-    if (swap || ((uintptr_t)src % es) != 0) {
-        tmp = ev_malloc_aligned(bytes);
+    if (inf.swap || ((uintptr_t)src % inf.es) != 0) {
+        tmp = ev_malloc_aligned(inf.bytes ? inf.bytes : 1);
         if (!tmp) {
             ev_free_aligned(data);
             return fail(errbuf, errlen, EV_ERR_NOMEM, name, "out of memory for .npy data");
         }
-        memcpy(tmp, src, bytes);
-        if (swap) byteswap(tmp, n, es);
+        memcpy(tmp, src, inf.bytes);
+        if (inf.swap) byteswap(tmp, inf.n, inf.es);
         src = tmp;
     }
-    bool ok = convert(src, dt, data, to, n);
+    convert(src, inf.dt, data, to, inf.n);
     ev_free_aligned(tmp);
-    if (!ok) {
-        ev_free_aligned(data);
-        char what[128];
-        snprintf(what, sizeof what, "wrong .npy dtype %s, expected %s", ev_dtype_name(dt), ev_dtype_name(to));
-        return fail(errbuf, errlen, EV_ERR_FORMAT, name, what);
-    }
-    out->dtype = to;
-    out->rank = h.rank;
-    memcpy(out->dims, h.dims, sizeof h.dims);
-    out->data = data;
+    npy_fill(out, &inf, to, data);
     return EV_OK;
 }
 
+/* read() until `len` bytes or end of file; returns the bytes read or -1. */
+static ssize_t read_full(int fd, void *dst, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = read(fd, (char *)dst + got, len - got);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        if (r == 0) break;
+        got += (size_t)r;
+    }
+    return (ssize_t)got;
+}
+
+/* Streams the file: the header from its first bytes, then the data straight
+ * into the output array (same dtype) or through a bounded buffer (byte swap,
+ * conversion), so the peak memory is the output plus at most NPY_CHUNK bytes,
+ * never the file and the array together. */
 ev_status ev_npy_read(const char *path, ev_dtype want, ev_array *out, char *errbuf, size_t errlen)
 {
     if (!path || !out) return EV_ERR_INVALID_ARG;
     memset(out, 0, sizeof *out);
-    char *buf;
-    size_t len;
-    ev_err e = {0};
-    ev_status st = ev_read_file(path, NPY_MAX_FILE, &buf, &len, &e);
-    if (st != EV_OK) {
-        ev_err_copy(&e, errbuf, errlen);
-        return st;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char what[256];
+    if (fd < 0) {
+        snprintf(what, sizeof what, "cannot open %s: %s", path, strerror(errno));
+        if (errbuf && errlen) snprintf(errbuf, errlen, "%s", what);
+        return EV_ERR_IO;
     }
-    st = ev_npy_parse(buf, len, path, want, out, errbuf, errlen);
-    free(buf);
+    struct stat sb;
+    ev_status st = EV_OK;
+    unsigned char *head = NULL;
+    void *data = NULL, *tmp = NULL;
+    if (fstat(fd, &sb) != 0) {
+        snprintf(what, sizeof what, "cannot stat %s: %s", path, strerror(errno));
+        st = EV_ERR_IO;
+        goto msg;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        snprintf(what, sizeof what, "%s is a directory, expected a file", path);
+        st = EV_ERR_IO;
+        goto msg;
+    }
+    if (sb.st_size < 0 || (uint64_t)sb.st_size > NPY_MAX_FILE) {
+        snprintf(what, sizeof what, "%s is %lld bytes, over the limit of %zu", path, (long long)sb.st_size,
+                 NPY_MAX_FILE);
+        st = EV_ERR_LIMIT;
+        goto msg;
+    }
+    size_t total = (size_t)sb.st_size;
+    size_t hcap = total < 12 + NPY_MAX_HEADER ? total : 12 + NPY_MAX_HEADER;
+    head = malloc(hcap + 1);
+    if (!head) {
+        st = fail(errbuf, errlen, EV_ERR_NOMEM, path, "out of memory for .npy header");
+        goto done;
+    }
+    ssize_t got = read_full(fd, head, hcap);
+    if (got < 0) {
+        snprintf(what, sizeof what, "cannot read %s: %s", path, strerror(errno));
+        st = EV_ERR_IO;
+        goto msg;
+    }
+    if ((size_t)got < hcap) total = (size_t)got; /* the file shrank */
+    npy_info inf;
+    if ((st = npy_head(head, (size_t)got, total, path, &inf, errbuf, errlen)) != EV_OK) goto done;
+    ev_dtype to = want == EV_DT_UNDEFINED ? inf.dt : want;
+    if ((st = npy_alloc(&inf, to, path, &data, errbuf, errlen)) != EV_OK) goto done;
+    if (lseek(fd, (off_t)inf.doff, SEEK_SET) < 0) {
+        snprintf(what, sizeof what, "cannot seek in %s: %s", path, strerror(errno));
+        st = EV_ERR_IO;
+        goto msg;
+    }
+    size_t done_b = 0;
+    if (!inf.swap && inf.dt == to) {
+        got = read_full(fd, data, inf.bytes);
+        if (got < 0) {
+            snprintf(what, sizeof what, "cannot read %s: %s", path, strerror(errno));
+            st = EV_ERR_IO;
+            goto msg;
+        }
+        done_b = (size_t)got;
+    } else {
+        enum { NPY_CHUNK = 8 << 20 };
+        size_t per = NPY_CHUNK / inf.es, os = ev_dtype_size(to);
+        tmp = ev_malloc_aligned(per * inf.es);
+        if (!tmp) {
+            st = fail(errbuf, errlen, EV_ERR_NOMEM, path, "out of memory for .npy data");
+            goto done;
+        }
+        for (int64_t i = 0; i < inf.n;) {
+            size_t k = (size_t)(inf.n - i) < per ? (size_t)(inf.n - i) : per;
+            got = read_full(fd, tmp, k * inf.es);
+            if (got < 0) {
+                snprintf(what, sizeof what, "cannot read %s: %s", path, strerror(errno));
+                st = EV_ERR_IO;
+                goto msg;
+            }
+            done_b += (size_t)got;
+            if ((size_t)got < k * inf.es) break;
+            if (inf.swap) byteswap(tmp, (int64_t)k, inf.es);
+            convert(tmp, inf.dt, (char *)data + (size_t)i * os, to, (int64_t)k);
+            i += (int64_t)k;
+        }
+    }
+    if (done_b < inf.bytes) {
+        snprintf(what, sizeof what, "truncated .npy data: header promises %zu bytes, file has %zu", inf.bytes,
+                 done_b);
+        st = fail(errbuf, errlen, EV_ERR_FORMAT, path, what);
+        goto done;
+    }
+    npy_fill(out, &inf, to, data);
+    data = NULL;
+    goto done;
+msg:
+    if (errbuf && errlen) snprintf(errbuf, errlen, "%s", what);
+done:
+    close(fd);
+    free(head);
+    ev_free_aligned(tmp);
+    ev_free_aligned(data);
     return st;
 }
 

@@ -56,6 +56,8 @@ static void test_files_from_numpy(void)
              "np.save(d+'/i4.npy', np.arange(4, dtype=np.int32)-2); "
              "np.save(d+'/fo.npy', np.asfortranarray(np.ones((2,3),np.float32))); "
              "np.save(d+'/c8.npy', np.ones(3, np.complex64)); "
+             "np.save(d+'/big8.npy', np.arange(2500000, dtype=np.float64)*0.5); "
+             "np.save(d+'/bigbe.npy', np.arange(2500000, dtype='>f4')); "
              "np.lib.format.write_array(open(d+'/v2.npy','wb'), np.ones((2,2),np.float32), version=(2,0))\"",
              tmpdir);
     if (system(cmd) != 0) {
@@ -93,6 +95,31 @@ static void test_files_from_numpy(void)
     CHECK(ev_npy_read(p, EV_DT_FLOAT, &a, err, sizeof err) == EV_OK);
     CHECK(a.rank == 2 && ((float *)a.data)[3] == 1.0f);
     ev_array_free(&a);
+
+    /* larger than the reader's 8 MiB conversion buffer: several chunks */
+    path_in(p, sizeof p, "big8.npy");
+    CHECK(ev_npy_read(p, EV_DT_FLOAT, &a, err, sizeof err) == EV_OK);
+    CHECK(a.rank == 1 && a.dims[0] == 2500000);
+    if (a.data) {
+        int bad = 0;
+        for (int i = 0; i < 2500000; i++) bad += ((float *)a.data)[i] != i * 0.5f;
+        CHECK(bad == 0);
+    }
+    ev_array_free(&a);
+    path_in(p, sizeof p, "bigbe.npy");
+    CHECK(ev_npy_read(p, EV_DT_FLOAT, &a, err, sizeof err) == EV_OK);
+    if (a.data) {
+        int bad = 0;
+        for (int i = 0; i < 2500000; i++) bad += ((float *)a.data)[i] != (float)i;
+        CHECK(bad == 0);
+    }
+    ev_array_free(&a);
+    /* the same file cut short in its last chunk: truncated, named */
+    snprintf(cmd, sizeof cmd, "head -c 9000000 %s/bigbe.npy > %s/cut.npy", tmpdir, tmpdir);
+    CHECK(system(cmd) == 0);
+    path_in(p, sizeof p, "cut.npy");
+    CHECK(ev_npy_read(p, EV_DT_FLOAT, &a, err, sizeof err) == EV_ERR_FORMAT);
+    CHECK(strstr(err, "truncated") != NULL && strstr(err, "cut.npy") != NULL);
 
     path_in(p, sizeof p, "fo.npy");
     CHECK(ev_npy_read(p, EV_DT_FLOAT, &a, err, sizeof err) == EV_ERR_UNSUPPORTED);
