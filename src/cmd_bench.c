@@ -1,6 +1,7 @@
 /* src/cmd_bench.c — `embeval bench MODEL.onnx`: latency, throughput, load
  * time, memory and size of one model on this machine. */
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,10 @@ static void help(void)
            "  --json               one JSON object: latency_ms.{median,p90,p99,min},\n"
            "                       throughput_ips, load_ms, peak_rss_mib, size_mib, params,\n"
            "                       macs (per image), cosine_vs_fp32 (bf16 only), batch_ms,\n"
-           "                       arena_mib and the settings\n"
+           "                       arena_mib, other_cpu_share (share of the machine's\n"
+           "                       CPU time other processes used during the latency\n"
+           "                       runs; above 0.1 the latencies are inflated) and\n"
+           "                       the settings\n"
            "  -v, --verbose        log the fast path's decisions (-vv: more)\n"
            "  -h, --help           show this help\n"
            "\n"
@@ -178,6 +182,7 @@ int ev_cmd_bench(int argc, char **argv)
         cJSON_AddNumberToObject(root, "macs", r.macs);
         cJSON_AddNumberToObject(root, "arena_mib", r.arena_mib);
         if (prec == EV_PRECISION_BF16) cJSON_AddNumberToObject(root, "cosine_vs_fp32", r.cosine_vs_fp32);
+        if (isfinite(r.other_cpu_share)) cJSON_AddNumberToObject(root, "other_cpu_share", r.other_cpu_share);
         char *s = cJSON_Print(root);
         cJSON_Delete(root);
         if (!s) {
@@ -205,5 +210,8 @@ int ev_cmd_bench(int argc, char **argv)
     printf("model size  %.2f MiB, %s parameters, %.3f GMACs/image (%.1f GFLOP/s at batch %d)\n", r.size_mib,
            pc, r.macs * 1e-9, gf, r.batch);
     if (prec == EV_PRECISION_BF16) printf("bf16        cosine vs fp32 %.6f (min over rows)\n", r.cosine_vs_fp32);
+    if (isfinite(r.other_cpu_share))
+        printf("machine     other processes used %.0f%% of the CPUs during the latency runs%s\n",
+               100.0 * r.other_cpu_share, r.other_cpu_share > 0.1 ? ": the latencies are inflated" : "");
     return EV_EXIT_OK;
 }

@@ -96,6 +96,10 @@ typedef struct ev_bench_result {
     double arena_mib;            /* activation arena at the latency batch     */
     double cosine_vs_fp32;       /* bf16 with compare_fp32, else NaN          */
     double seconds;              /* wall time of the whole measurement        */
+    double other_cpu_share;      /* share of the machine's CPU time used by
+                                    other processes during the batch-L timed
+                                    runs (0-1; NaN if /proc is unavailable):
+                                    above ~0.1 the latencies are inflated      */
 } ev_bench_result;
 
 EV_API ev_bench_options ev_bench_default_options(void);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/util.h"
 
@@ -232,6 +233,28 @@ static double min_row_cosine(const ev_tensor *a, const ev_tensor *b)
 }
 
 /* Time `warm` + `runs` runs; fills v[0..runs) with ms per run. */
+/* CPU time of the whole machine (busy seconds over all CPUs, from the "cpu"
+ * line of /proc/stat) and of this process; false when unavailable. */
+static bool cpu_times(double *machine_busy_s, double *self_s)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return false;
+    unsigned long long v[8] = {0};
+    int got = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+                     &v[6], &v[7]);
+    fclose(f);
+    long hz = sysconf(_SC_CLK_TCK);
+    if (got < 4 || hz <= 0) return false;
+    /* busy = user + nice + system + irq + softirq + steal (not idle, iowait) */
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7];
+    *machine_busy_s = (double)busy / (double)hz;
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) return false;
+    *self_s = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_sec +
+              1e-6 * (double)ru.ru_stime.tv_usec;
+    return true;
+}
+
 static ev_status timed_runs(ev_model *m, const inputs *in, int warm, int runs, double *v, const char *path,
                             ev_err *e)
 {
@@ -270,6 +293,7 @@ ev_status ev_bench_model(const char *path, const ev_bench_options *opt, ev_bench
     out->batch = o.latency_batch;
     out->throughput_batch = o.latency_batch;
     out->cosine_vs_fp32 = NAN;
+    out->other_cpu_share = NAN;
     double t_start = now_ms();
 
     ev_model_options mo = ev_model_default_options();
@@ -322,7 +346,18 @@ ev_status ev_bench_model(const char *path, const ev_bench_options *opt, ev_bench
         st = ev_err_set(&e, EV_ERR_NOMEM, "out of memory");
         goto done;
     }
+    double mb0, self0, mb1, self1, w0 = now_ms();
+    bool have0 = cpu_times(&mb0, &self0);
     if ((st = timed_runs(m, &in, o.warmup, o.runs, lat, path, &e)) != EV_OK) goto done;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    double wall_s = (now_ms() - w0) * 1e-3;
+    if (have0 && cpu_times(&mb1, &self1) && ncpu > 0 && wall_s > 0.05) {
+        /* other processes' CPU time over the capacity of the window; the
+         * counters tick at 1/HZ, so short windows are coarse */
+        double other = (mb1 - mb0) - (self1 - self0);
+        double share = other / (wall_s * (double)ncpu);
+        out->other_cpu_share = share < 0 ? 0 : share > 1 ? 1 : share;
+    }
     stats_of(lat, o.runs, 1.0, &out->batch_ms);
     out->latency_ms.median = out->batch_ms.median / lb;
     out->latency_ms.p90 = out->batch_ms.p90 / lb;

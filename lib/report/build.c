@@ -229,6 +229,7 @@ cJSON *evr_bench_json(const ev_bench_result *b, const char *engine)
     evr_add_num(j, "macs", b->macs);
     evr_add_num(j, "arena_mib", b->arena_mib);
     if (isfinite(b->cosine_vs_fp32)) cJSON_AddNumberToObject(j, "cosine_vs_fp32", b->cosine_vs_fp32);
+    if (isfinite(b->other_cpu_share)) cJSON_AddNumberToObject(j, "other_cpu_share", b->other_cpu_share);
     return j;
 }
 

@@ -351,6 +351,29 @@ static void legend(const cJSON *doc, const cJSON *ds, ev_buf *b, int md)
         ev_buf_printf(b, "%s" RANDOM_MARK " random-init weights: efficiency columns are exact for the architecture, "
                          "quality columns are a random-feature baseline.%s",
                       pre, md ? "  \n" : "\n");
+    /* latencies measured while other processes took CPU time are inflated:
+     * say so next to the table instead of letting the number stand alone */
+    double worst = 0;
+    const char *worst_name = NULL;
+    int n_busy = 0;
+    cJSON_ArrayForEach(m, models) {
+        double sh = evr_num(m, "bench.other_cpu_share");
+        if (isfinite(sh) && sh > 0.1) {
+            n_busy++;
+            if (sh > worst) {
+                worst = sh;
+                worst_name = evr_str(m, "name");
+            }
+        }
+    }
+    if (n_busy) {
+        ev_buf_printf(b, "%sCaution: other processes used up to %.0f%% of the CPUs while latencies were measured "
+                         "(%d model%s, worst ",
+                      pre, 100.0 * worst, n_busy, n_busy == 1 ? "" : "s");
+        if (md) md_escape(b, worst_name ? worst_name : "?");
+        else ev_buf_puts(b, worst_name ? worst_name : "?");
+        ev_buf_printf(b, "): those latencies are inflated; re-run on an idle machine.%s", md ? "  \n" : "\n");
+    }
 }
 
 static void choose(const cJSON *doc, const cJSON *ds, ev_buf *b, int md)

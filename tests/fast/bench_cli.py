@@ -49,6 +49,27 @@ def main():
             check(isinstance(j.get(k), (int, float)) and j[k] > 0, k)
         check(j["batch"] == 3 and j["threads"] == 2, "settings echoed")
         check("cosine_vs_fp32" not in j, "no cosine in fp32")
+    # other_cpu_share: with one busy-looping process per CPU running beside
+    # the benchmark, other processes get a large share of the machine during
+    # the latency runs and the measurement must see it (3000 runs of this
+    # 0.08 ms model keep the window well above the 50 ms it needs)
+    import os, signal
+    spinners = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(os.cpu_count() or 1)]
+    try:
+        import time
+        time.sleep(0.3)
+        rc, out, err = run([exe, "bench", model, "--threads", "1", "--runs", "3000", "--warmup", "2",
+                            "--json"])
+    finally:
+        for sp in spinners:
+            sp.send_signal(signal.SIGKILL)
+            sp.wait()
+    check(rc == 0, "bench beside busy loops exit 0 (%s)" % err.strip())
+    if rc == 0:
+        sh = json.loads(out).get("other_cpu_share")
+        check(isinstance(sh, (int, float)) and 0.15 <= sh <= 1.0,
+              "other_cpu_share %r sees %d busy processes" % (sh, len(spinners)))
     rc, out, err = run([exe, "bench", model, "--runs", "3", "--warmup", "0"])
     check(rc == 0 and "latency" in out and "ms/image" in out and "peak RSS" in out, "text output")
     has_bf16 = False
