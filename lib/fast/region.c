@@ -1662,6 +1662,9 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
                           "neither: use fp32");
     fop_list L;
     EV_TRY(ev_fast_match(p, o, &L, err));
+    if (ev_log_enabled())
+        ev_log(EV_LOG_DEBUG, "memory: fast path: %d fused ops matched, VmRSS %.1f MiB", L.n,
+               (double)ev_mem_rss_kib() / 1024.0);
     if (L.n == 0) {
         ev_fast_fops_free(&L);
         return EV_OK;
@@ -1735,6 +1738,9 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
             if (p->steps[s].fn == region_run) r0 = p->steps[s].ctx;
         if (r0) r0->n_fallbacks_total = n_fallbacks;
     }
+    if (ev_log_enabled())
+        ev_log(EV_LOG_DEBUG, "memory: fast path: reordered weights %.1f MiB, VmRSS %.1f MiB",
+               (double)S.sh->c.wcache_bytes / 1048576.0, (double)ev_mem_rss_kib() / 1024.0);
     ev_log(EV_LOG_INFO,
            "fast path: %d of %d steps fused into %d region%s (%d oneDNN primitives, %d reorders), "
            "%d reference step%s, %d fallback%s",
