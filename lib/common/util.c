@@ -388,15 +388,16 @@ void ev_log(ev_log_level level, const char *fmt, ...)
 }
 
 /* ---- memory ---------------------------------------------------------------- */
-int64_t ev_mem_rss_kib(void)
+static int64_t proc_status_kib(const char *key)
 {
     FILE *f = fopen("/proc/self/status", "r");
     if (!f) return -1;
     char line[256];
+    size_t kl = strlen(key);
     int64_t v = -1;
     while (fgets(line, sizeof line, f)) {
         long long kb;
-        if (!strncmp(line, "VmRSS:", 6) && sscanf(line + 6, " %lld", &kb) == 1) {
+        if (!strncmp(line, key, kl) && line[kl] == ':' && sscanf(line + kl + 1, " %lld", &kb) == 1) {
             v = (int64_t)kb;
             break;
         }
@@ -404,6 +405,9 @@ int64_t ev_mem_rss_kib(void)
     fclose(f);
     return v;
 }
+
+int64_t ev_mem_rss_kib(void) { return proc_status_kib("VmRSS"); }
+int64_t ev_mem_peak_kib(void) { return proc_status_kib("VmHWM"); }
 
 void ev_mem_release_freed(void)
 {

@@ -103,6 +103,8 @@ bool ev_log_enabled(void);
 /* Current resident set (VmRSS of /proc/self/status) in KiB, -1 if unknown.
  * For debug logs of where memory goes (load stages). */
 int64_t ev_mem_rss_kib(void);
+/* Peak resident set so far (VmHWM) in KiB, -1 if unknown. */
+int64_t ev_mem_peak_kib(void);
 /* Return freed heap memory to the system (malloc_trim where available), so
  * that freed buffers actually leave the resident set. */
 void ev_mem_release_freed(void);

@@ -454,6 +454,16 @@ static ev_status reorder_once(ev_fctx *c, const dnnl_memory_desc_t *umd, const v
     return EV_OK;
 }
 
+/* reorder_once from constant weights, with the context's residency hooks */
+static ev_status reorder_weights(ev_fctx *c, const dnnl_memory_desc_t *umd, const void *src,
+                                 const dnnl_memory_desc_t *want, void *buf, ev_err *err)
+{
+    if (c->src_acquire) EV_TRY(c->src_acquire(c->src_user, src, err));
+    ev_status st = reorder_once(c, umd, src, want, buf, err);
+    if (c->src_done) c->src_done(c->src_user, src);
+    return st;
+}
+
 static ev_status own_reordered(ev_fctx *c, ev_fprim *p, const dnnl_memory_desc_t *umd,
                                const void *src, const dnnl_memory_desc_t *want, void **out,
                                ev_err *err)
@@ -465,7 +475,7 @@ static ev_status own_reordered(ev_fctx *c, ev_fprim *p, const dnnl_memory_desc_t
         void *buf = ev_calloc_aligned(bytes ? bytes : 1);
         EV_FAIL_IF(!buf, err, EV_ERR_NOMEM, "oneDNN: out of memory for weights (%zu bytes)", bytes);
         p->owned[p->n_owned++] = buf;
-        EV_TRY(reorder_once(c, umd, src, want, buf, err));
+        EV_TRY(reorder_weights(c, umd, src, want, buf, err));
         *out = buf;
         return EV_OK;
     }
@@ -484,7 +494,7 @@ static ev_status own_reordered(ev_fctx *c, ev_fprim *p, const dnnl_memory_desc_t
     size_t bytes = dnnl_memory_desc_get_size(want);
     void *buf = ev_calloc_aligned(bytes ? bytes : 1);
     EV_FAIL_IF(!buf, err, EV_ERR_NOMEM, "oneDNN: out of memory for weights (%zu bytes)", bytes);
-    ev_status rs = reorder_once(c, umd, src, want, buf, err);
+    ev_status rs = reorder_weights(c, umd, src, want, buf, err);
     if (rs != EV_OK) {
         ev_free_aligned(buf);
         return rs;

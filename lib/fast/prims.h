@@ -51,6 +51,12 @@ typedef struct ev_fctx {
     int n_wcache, cap_wcache;
     struct ev_fweights *wcache;
     size_t wcache_bytes;
+    /* Optional residency hooks for constant weights (lib/onnx/weights.h):
+     * src_acquire before a reorder reads src (restores it if it was
+     * evicted), src_done after the reorder (may evict src again). */
+    ev_status (*src_acquire)(void *user, const void *src, ev_err *err);
+    void (*src_done)(void *user, const void *src);
+    void *src_user;
 } ev_fctx;
 
 /* threads <= 0: all processors (omp_get_num_procs). */

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "fast/fuse.h"
+#include "onnx/weights.h"
 
 /* ---- data structures ---------------------------------------------------------------- */
 
@@ -68,7 +69,22 @@ typedef struct vinfo {
 typedef struct fshared {
     ev_fctx c;
     int refs;
+    /* Constant weights (entries of onnx/weights.h) that this plan reads only
+     * as the source of weight reorders, sorted: evicted from the graph once
+     * reordered (src_done), restored when a later build needs them again
+     * (src_acquire, e.g. the one-thread variant wanting another layout). */
+    const ev_graph *g;
+    const void **ev;
+    int n_ev;
 } fshared;
+
+static void fshared_unref(fshared *sh)
+{
+    if (!sh || --sh->refs > 0) return;
+    ev_fctx_fini(&sh->c);
+    free(sh->ev);
+    free(sh);
+}
 
 typedef struct region {
     fshared *sh;
@@ -120,10 +136,7 @@ static void region_free(void *ctx)
         }
     free(r->fcopy);
     ev_free_aligned(r->alt_mem);
-    if (r->sh && --r->sh->refs == 0) {
-        ev_fctx_fini(&r->sh->c);
-        free(r->sh);
-    }
+    fshared_unref(r->sh);
     free(r);
 }
 
@@ -1648,6 +1661,142 @@ static ev_status rewrite_steps(pass_state *S, ev_err *err)
     return EV_OK;
 }
 
+/* ---- weights residency (onnx/weights.h) ----------------------------------------------- */
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(const void *const *)a, y = (uintptr_t)*(const void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int ev_has(const fshared *sh, const void *src)
+{
+    return sh->n_ev > 0 &&
+           bsearch(&src, sh->ev, (size_t)sh->n_ev, sizeof *sh->ev, cmp_ptr) != NULL;
+}
+
+static ev_status hook_acquire(void *user, const void *src, ev_err *err)
+{
+    const fshared *sh = user;
+    return ev_graph_const_restore(sh->g, src, err);
+}
+
+static void hook_done(void *user, const void *src)
+{
+    const fshared *sh = user;
+    if (ev_has(sh, src)) ev_graph_const_release(sh->g, src);
+}
+
+/* Does fop f read constant value v (data d) only as its weights source (or
+ * not at all: folded into its own copy)? */
+static int reads_as_weights_only(const fop *f, int v, const void *d)
+{
+    if (f->failed || (f->kind != FOP_CONV && f->kind != FOP_MATMUL)) return 0;
+    for (int i = 0; i < f->n_in; i++)
+        if (f->in[i] == v) return 0;
+    if (f->kind == FOP_CONV) return (const void *)f->conv.bias != d;
+    return (const void *)f->mm_bias != d;
+}
+
+typedef struct wread {
+    const void *ptr;
+    int ok;
+} wread;
+
+static int cmp_wread(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const wread *)a)->ptr, y = (uintptr_t)((const wread *)b)->ptr;
+    return x < y ? -1 : x > y;
+}
+
+/* Over the plan's steps (before the rewrite): every evictable constant the
+ * plan reads, with ok = 1 if every reader is a fused op that reads it only
+ * as weights. Sorted by pointer, one record per pointer. */
+static ev_status weight_reads(const pass_state *S, wread **out, int *n_out, ev_err *err)
+{
+    const ev_plan *p = S->p;
+    const fop_list *L = S->L;
+    int n = 0, cap = 0;
+    wread *w = NULL;
+    *out = NULL;
+    *n_out = 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        const ev_plan_step *ps = &p->steps[s];
+        const fop *f = L->claim[s] >= 0 ? &L->v[L->claim[s]] : NULL;
+        for (int k = 0; k < ps->n_in; k++) {
+            int v = ps->in_v[k];
+            if (v < 0 || p->state[v] != EV_VS_CONST) continue;
+            const void *d = p->vals[v].data;
+            if (!ev_graph_const_is_entry(p->g, d)) continue;
+            if (n == cap) {
+                int nc = cap ? cap * 2 : 64;
+                wread *nw = realloc(w, (size_t)nc * sizeof *nw);
+                if (!nw) {
+                    free(w);
+                    return ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
+                }
+                w = nw;
+                cap = nc;
+            }
+            w[n].ptr = d;
+            w[n].ok = f && reads_as_weights_only(f, v, d);
+            n++;
+        }
+    }
+    if (n) qsort(w, (size_t)n, sizeof *w, cmp_wread);
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (m > 0 && w[m - 1].ptr == w[i].ptr) {
+            w[m - 1].ok &= w[i].ok;
+            continue;
+        }
+        w[m++] = w[i];
+    }
+    *out = w;
+    *n_out = m;
+    return EV_OK;
+}
+
+/* (Re)compute sh->ev from the plan; with `final`, also pin what the plan
+ * reads otherwise (ev_graph_const_need) and evict what is left of sh->ev
+ * (weights folded into copies were never reordered from the graph). */
+static ev_status weights_residency(pass_state *S, int final, ev_err *err)
+{
+    wread *w;
+    int n;
+    EV_TRY(weight_reads(S, &w, &n, err));
+    fshared *sh = S->sh;
+    free(sh->ev);
+    sh->ev = NULL;
+    sh->n_ev = 0;
+    sh->g = S->p->g;
+    if (n) {
+        sh->ev = malloc((size_t)n * sizeof *sh->ev);
+        if (!sh->ev) {
+            free(w);
+            return ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
+        }
+    }
+    ev_status st = EV_OK;
+    for (int i = 0; i < n && st == EV_OK; i++) {
+        if (w[i].ok) sh->ev[sh->n_ev++] = w[i].ptr;
+        else if (final) st = ev_graph_const_need(sh->g, w[i].ptr, err);
+    }
+    free(w);
+    if (st != EV_OK || !final) return st;
+    for (int i = 0; i < sh->n_ev; i++) ev_graph_const_release(sh->g, sh->ev[i]);
+    ev_mem_release_freed();
+    if (ev_log_enabled()) {
+        ev_graph_const_stats gs;
+        ev_graph_const_stats_get(sh->g, &gs);
+        ev_log(EV_LOG_DEBUG,
+               "memory: fast path: %d of %d initializers evicted from the graph (%.1f MiB), VmRSS "
+               "%.1f MiB (peak %.1f)",
+               gs.n_evicted, gs.n_entries, (double)gs.evicted_bytes / 1048576.0,
+               (double)ev_mem_rss_kib() / 1024.0, (double)ev_mem_peak_kib() / 1024.0);
+    }
+    return EV_OK;
+}
+
 ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
 {
     const ev_fast_opts *o = user;
@@ -1663,8 +1812,8 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
     fop_list L;
     EV_TRY(ev_fast_match(p, o, &L, err));
     if (ev_log_enabled())
-        ev_log(EV_LOG_DEBUG, "memory: fast path: %d fused ops matched, VmRSS %.1f MiB", L.n,
-               (double)ev_mem_rss_kib() / 1024.0);
+        ev_log(EV_LOG_DEBUG, "memory: fast path: %d fused ops matched, VmRSS %.1f MiB (peak %.1f)", L.n,
+               (double)ev_mem_rss_kib() / 1024.0, (double)ev_mem_peak_kib() / 1024.0);
     if (L.n == 0) {
         ev_fast_fops_free(&L);
         return EV_OK;
@@ -1691,6 +1840,10 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
     }
     S.sh->refs = 1;
     S.sh->c.share_weights = 1; /* full and one-thread variants share weights */
+    S.sh->c.src_acquire = hook_acquire;
+    S.sh->c.src_done = hook_done;
+    S.sh->c.src_user = S.sh;
+    if ((st = weights_residency(&S, 0, err)) != EV_OK) goto out;
     for (;;) {
         make_groups(&S, err);
         int refused = 0;
@@ -1728,6 +1881,10 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
         n_fused += S.groups[gi].r->n_nodes;
     }
     int n_before = p->n_steps, n_groups = S.n_groups;
+    if ((st = weights_residency(&S, 1, err)) != EV_OK) {
+        free_groups(&S);
+        goto out;
+    }
     if ((st = rewrite_steps(&S, err)) != EV_OK) {
         free_groups(&S);
         goto out;
@@ -1748,10 +1905,7 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
            p->n_steps - n_groups, p->n_steps - n_groups == 1 ? "" : "s", n_fallbacks,
            n_fallbacks == 1 ? "" : "s");
 out:
-    if (S.sh && --S.sh->refs == 0) {
-        ev_fctx_fini(&S.sh->c);
-        free(S.sh);
-    }
+    fshared_unref(S.sh);
     free(S.order);
     free(S.fop_region);
     free(S.groups);

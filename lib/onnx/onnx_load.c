@@ -167,7 +167,8 @@ static void log_rss(const char *stage)
 {
     if (!ev_log_enabled()) return;
     int64_t kib = ev_mem_rss_kib();
-    ev_log(EV_LOG_DEBUG, "memory: %s: VmRSS %.1f MiB", stage, kib >= 0 ? (double)kib / 1024.0 : -1.0);
+    ev_log(EV_LOG_DEBUG, "memory: %s: VmRSS %.1f MiB (peak %.1f)", stage, (double)kib / 1024.0,
+           (double)ev_mem_peak_kib() / 1024.0);
 }
 
 /* ---- initializer payloads kept in the file buffer (onnx/weights.h) ------- */
