@@ -1843,6 +1843,7 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
     S.sh->c.src_acquire = hook_acquire;
     S.sh->c.src_done = hook_done;
     S.sh->c.src_user = S.sh;
+    S.sh->c.defer = 1; /* weights reordered after the build, largest growth first */
     if ((st = weights_residency(&S, 0, err)) != EV_OK) goto out;
     for (;;) {
         make_groups(&S, err);
@@ -1881,7 +1882,9 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
         n_fused += S.groups[gi].r->n_nodes;
     }
     int n_before = p->n_steps, n_groups = S.n_groups;
-    if ((st = weights_residency(&S, 1, err)) != EV_OK) {
+    S.sh->c.defer = 0; /* later builds (the one-thread variant) reorder at once */
+    if ((st = ev_fctx_flush_weights(&S.sh->c, err)) != EV_OK ||
+        (st = weights_residency(&S, 1, err)) != EV_OK) {
         free_groups(&S);
         goto out;
     }
