@@ -261,6 +261,12 @@ int ev_graph_const_is_entry(const ev_graph *g, const void *data)
     return gmem_find(g, data) != NULL;
 }
 
+int ev_graph_const_is_evicted(const ev_graph *g, const void *data)
+{
+    const wentry *w = gmem_find(g, data);
+    return w && w->evicted;
+}
+
 int ev_graph_const_release(const ev_graph *g, const void *data)
 {
     wentry *w = gmem_find(g, data);

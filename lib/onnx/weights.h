@@ -32,6 +32,8 @@
 
 /* 1 if data is the start of an entry (an evictable initializer payload). */
 int ev_graph_const_is_entry(const ev_graph *g, const void *data);
+/* 1 if data is the start of an entry that is evicted now. */
+int ev_graph_const_is_evicted(const ev_graph *g, const void *data);
 /* Evict the entry starting at data unless it is needed; 1 if evicted now. */
 int ev_graph_const_release(const ev_graph *g, const void *data);
 /* Make the entry starting at data resident again (no-op otherwise). */
