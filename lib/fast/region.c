@@ -115,7 +115,8 @@ typedef struct region {
     int adaptive;
     struct region *alt;           /* one-thread variant, built on demand        */
     int alt_failed;
-    void *alt_mem;                /* alt only: its buffers + scratchpad         */
+    void *alt_mem;                /* alt's buffers + scratchpad when the step's
+                                     scratch is too small for them, or NULL   */
     ev_fast_adapt ad;
 } region;
 
@@ -296,9 +297,13 @@ static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
 {
     region *r = s->ctx;
     if (!r->adaptive) return run_items(r, s, s->scratch, x);
-    if (r->o.disable & EV_FAST_ALT_ONLY) return run_items(r->alt, s, r->alt_mem, x);
+    char *alt_mem = r->alt_mem ? r->alt_mem : s->scratch;
+    if (r->o.disable & EV_FAST_ALT_ONLY) return run_items(r->alt, s, alt_mem, x);
     int one = ev_fast_adapt_choose(&r->ad);
     if (one && !r->alt && !r->alt_failed) {
+        if (ev_log_enabled())
+            ev_log(EV_LOG_DEBUG, "memory: before the one-thread variant: VmRSS %.1f MiB (peak %.1f)",
+                   (double)ev_mem_rss_kib() / 1024.0, (double)ev_mem_peak_kib() / 1024.0);
         ev_err e2;
         ev_err_clear(&e2);
         if (build_alt(r, &e2) != EV_OK) {
@@ -306,13 +311,20 @@ static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
             ev_log(EV_LOG_INFO, "fast path: no one-thread variant: %s", e2.msg);
         } else {
             ev_log(EV_LOG_INFO, "fast path: the cores are busy: built a one-thread variant of a region");
+            if (ev_log_enabled())
+                ev_log(EV_LOG_DEBUG,
+                       "memory: one-thread variant: buffers %.1f MiB + scratchpad %.1f MiB (%s; step scratch %.1f MiB), "
+                       "VmRSS %.1f MiB (peak %.1f)",
+                       (double)r->alt->int_bytes / 1048576.0, (double)r->alt->dnnl_scratch / 1048576.0,
+                       r->alt_mem ? "own memory" : "in the step's scratch", (double)(r->int_bytes + r->dnnl_scratch) / 1048576.0,
+                       (double)ev_mem_rss_kib() / 1024.0, (double)ev_mem_peak_kib() / 1024.0);
         }
     }
     if (one && !r->alt) one = 0;
     struct timespec c0, c1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
     double t0 = mono_ms();
-    ev_status st = one ? run_items(r->alt, s, r->alt_mem, x) : run_items(r, s, s->scratch, x);
+    ev_status st = one ? run_items(r->alt, s, alt_mem, x) : run_items(r, s, s->scratch, x);
     if (st != EV_OK) return st;
     double wall = mono_ms() - t0;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
@@ -1520,10 +1532,15 @@ static ev_status build_alt(region *r, ev_err *err)
     memcpy(a->fcopy, r->fcopy, (size_t)r->n_fcopy * sizeof(fop)); /* weights borrowed */
     a->n_fcopy = r->n_fcopy;
     if ((st = build_items(a, 1, &bad, err)) != EV_OK) goto fail;
-    a->alt_mem = ev_malloc_aligned((size_t)(a->int_bytes + a->dnnl_scratch + 64));
-    if (!a->alt_mem) {
-        st = ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
-        goto fail;
+    /* the variants never run at the same time: the one-thread variant uses
+     * the step's scratch when it fits (it usually does: its scratchpad is
+     * one thread's), else memory of its own */
+    if (a->int_bytes + a->dnnl_scratch > r->int_bytes + r->dnnl_scratch) {
+        a->alt_mem = ev_malloc_aligned((size_t)(a->int_bytes + a->dnnl_scratch + 64));
+        if (!a->alt_mem) {
+            st = ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
+            goto fail;
+        }
     }
     r->alt = a;
     r->alt_mem = a->alt_mem;
