@@ -293,12 +293,18 @@ void ev_fast_adapt_update(ev_fast_adapt *a, int one, double dt, double cpu, int 
     }
 }
 
+/* Where the one-thread variant runs: its own memory, or the step's scratch
+ * when it fits there (see build_alt). */
+static char *region_alt_mem(const region *r, const ev_plan_step *s)
+{
+    return r->alt_mem ? r->alt_mem : s->scratch;
+}
+
 static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
 {
     region *r = s->ctx;
     if (!r->adaptive) return run_items(r, s, s->scratch, x);
-    char *alt_mem = r->alt_mem ? r->alt_mem : s->scratch;
-    if (r->o.disable & EV_FAST_ALT_ONLY) return run_items(r->alt, s, alt_mem, x);
+    if (r->o.disable & EV_FAST_ALT_ONLY) return run_items(r->alt, s, region_alt_mem(r, s), x);
     int one = ev_fast_adapt_choose(&r->ad);
     if (one && !r->alt && !r->alt_failed) {
         if (ev_log_enabled())
@@ -313,10 +319,12 @@ static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
             ev_log(EV_LOG_INFO, "fast path: the cores are busy: built a one-thread variant of a region");
             if (ev_log_enabled())
                 ev_log(EV_LOG_DEBUG,
-                       "memory: one-thread variant: buffers %.1f MiB + scratchpad %.1f MiB (%s; step scratch %.1f MiB), "
-                       "VmRSS %.1f MiB (peak %.1f)",
-                       (double)r->alt->int_bytes / 1048576.0, (double)r->alt->dnnl_scratch / 1048576.0,
-                       r->alt_mem ? "own memory" : "in the step's scratch", (double)(r->int_bytes + r->dnnl_scratch) / 1048576.0,
+                       "memory: one-thread variant: buffers %.1f MiB + scratchpad %.1f MiB (%s, "
+                       "step scratch %.1f MiB), VmRSS %.1f MiB (peak %.1f)",
+                       (double)r->alt->int_bytes / 1048576.0,
+                       (double)r->alt->dnnl_scratch / 1048576.0,
+                       r->alt_mem ? "own memory" : "in the step's scratch",
+                       (double)(r->int_bytes + r->dnnl_scratch) / 1048576.0,
                        (double)ev_mem_rss_kib() / 1024.0, (double)ev_mem_peak_kib() / 1024.0);
         }
     }
@@ -324,7 +332,7 @@ static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
     struct timespec c0, c1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
     double t0 = mono_ms();
-    ev_status st = one ? run_items(r->alt, s, alt_mem, x) : run_items(r, s, s->scratch, x);
+    ev_status st = one ? run_items(r->alt, s, region_alt_mem(r, s), x) : run_items(r, s, s->scratch, x);
     if (st != EV_OK) return st;
     double wall = mono_ms() - t0;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
