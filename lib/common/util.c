@@ -8,6 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 /* ---- status / version / dtype ------------------------------------------- */
 const char *ev_strerror(ev_status st)
@@ -382,4 +385,33 @@ void ev_log(ev_log_level level, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     g_log_fn(g_log_user, level, msg);
+}
+
+/* ---- memory ---------------------------------------------------------------- */
+static int64_t proc_status_kib(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return -1;
+    char line[256];
+    size_t kl = strlen(key);
+    int64_t v = -1;
+    while (fgets(line, sizeof line, f)) {
+        long long kb;
+        if (!strncmp(line, key, kl) && line[kl] == ':' && sscanf(line + kl + 1, " %lld", &kb) == 1) {
+            v = (int64_t)kb;
+            break;
+        }
+    }
+    fclose(f);
+    return v;
+}
+
+int64_t ev_mem_rss_kib(void) { return proc_status_kib("VmRSS"); }
+int64_t ev_mem_peak_kib(void) { return proc_status_kib("VmHWM"); }
+
+void ev_mem_release_freed(void)
+{
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
 }

@@ -99,6 +99,16 @@ ev_status ev_write_file_atomic(const char *path, const void *data, size_t len, e
 void ev_log(ev_log_level level, const char *fmt, ...) EV_PRINTF(2, 3);
 bool ev_log_enabled(void);
 
+/* ---- memory ---------------------------------------------------------------- */
+/* Current resident set (VmRSS of /proc/self/status) in KiB, -1 if unknown.
+ * For debug logs of where memory goes (load stages). */
+int64_t ev_mem_rss_kib(void);
+/* Peak resident set so far (VmHWM) in KiB, -1 if unknown. */
+int64_t ev_mem_peak_kib(void);
+/* Return freed heap memory to the system (malloc_trim where available), so
+ * that freed buffers actually leave the resident set. */
+void ev_mem_release_freed(void);
+
 /* Copy an ev_err's message into a caller buffer (may be NULL). */
 void ev_err_copy(const ev_err *e, char *buf, size_t len);
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 /* ---- context, errors, threads -------------------------------------------- */
 
@@ -77,13 +78,45 @@ typedef struct ev_fweights {
     const void *src;
     dnnl_memory_desc_t md;
     void *buf;
+    size_t map_len;               /* > 0: buf is an anonymous mapping          */
 } ev_fweights;
+
+typedef struct ev_fpend {
+    const void *src;
+    dnnl_memory_desc_t umd, want;
+    void *buf;
+} ev_fpend;
+
+/* Large weight buffers are mappings: their pages are untouched (not
+ * resident) until the reorder writes them, and go back to the system when
+ * freed. */
+#define EV_WBUF_MAP_MIN ((size_t)256 << 10)
+
+static void *wbuf_alloc(size_t bytes, size_t *map_len)
+{
+    *map_len = 0;
+    if (bytes >= EV_WBUF_MAP_MIN) {
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) return NULL;
+        *map_len = bytes;
+        return p;
+    }
+    return ev_calloc_aligned(bytes ? bytes : 1);
+}
+
+static void wbuf_free(void *buf, size_t map_len)
+{
+    if (!buf) return;
+    if (map_len) munmap(buf, map_len);
+    else ev_free_aligned(buf);
+}
 
 void ev_fctx_fini(ev_fctx *c)
 {
     if (!c) return;
-    for (int i = 0; i < c->n_wcache; i++) ev_free_aligned(c->wcache[i].buf);
+    for (int i = 0; i < c->n_wcache; i++) wbuf_free(c->wcache[i].buf, c->wcache[i].map_len);
     free(c->wcache);
+    free(c->pend);
     if (c->scratch_mem) dnnl_memory_destroy(c->scratch_mem);
     ev_free_aligned(c->scratch);
     if (c->stream) dnnl_stream_destroy(c->stream);
@@ -430,28 +463,58 @@ out:
 static ev_status reorder_once(ev_fctx *c, const dnnl_memory_desc_t *umd, const void *src,
                               const dnnl_memory_desc_t *want, void *buf, ev_err *err)
 {
-    dnnl_memory_t ms = NULL, md = NULL;
+    dnnl_memory_t ms = NULL, md = NULL, mscr = NULL;
     dnnl_primitive_desc_t rpd = NULL;
     dnnl_primitive_t r = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    void *scr = NULL;
+    size_t scr_len = 0;
     /* one thread: a load-time copy gains little from a second thread and
      * would stall on every OpenMP barrier when the cores are busy */
     ev_fast_set_threads(1);
     dnnl_status_t s = dnnl_memory_create(&ms, umd, c->eng, (void *)src);
     if (s == dnnl_success) s = dnnl_memory_create(&md, want, c->eng, buf);
-    if (s == dnnl_success) s = dnnl_reorder_primitive_desc_create(&rpd, umd, c->eng, want, c->eng, NULL);
+    /* our own scratchpad, returned to the system right after: the
+     * library's would stay in the heap as garbage (Winograd weight
+     * transforms need about the size of the weights) */
+    if (s == dnnl_success) s = dnnl_primitive_attr_create(&attr);
+    if (s == dnnl_success) s = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (s == dnnl_success) s = dnnl_reorder_primitive_desc_create(&rpd, umd, c->eng, want, c->eng, attr);
     if (s == dnnl_success) s = dnnl_primitive_create(&r, rpd);
     if (s == dnnl_success) {
-        dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}};
-        s = dnnl_primitive_execute(r, c->stream, 2, a);
+        const dnnl_memory_desc_t *smd = dnnl_primitive_desc_query_md(rpd, dnnl_query_scratchpad_md, 0);
+        size_t sb = smd ? dnnl_memory_desc_get_size(smd) : 0;
+        if (sb > 0) {
+            scr = wbuf_alloc(sb, &scr_len);
+            if (!scr) s = dnnl_out_of_memory;
+            if (s == dnnl_success) s = dnnl_memory_create(&mscr, smd, c->eng, scr);
+        }
+    }
+    if (s == dnnl_success) {
+        dnnl_exec_arg_t a[3] = {{DNNL_ARG_FROM, ms}, {DNNL_ARG_TO, md}, {DNNL_ARG_SCRATCHPAD, mscr}};
+        s = dnnl_primitive_execute(r, c->stream, mscr ? 3 : 2, a);
         if (s == dnnl_success) s = dnnl_stream_wait(c->stream);
     }
     ev_fast_set_threads(c->threads);
     if (r) dnnl_primitive_destroy(r);
     if (rpd) dnnl_primitive_desc_destroy(rpd);
+    if (attr) dnnl_primitive_attr_destroy(attr);
     if (ms) dnnl_memory_destroy(ms);
     if (md) dnnl_memory_destroy(md);
+    if (mscr) dnnl_memory_destroy(mscr);
+    wbuf_free(scr, scr_len);
     if (s != dnnl_success) return ev_dnnl_err(s, err, "weights reorder");
     return EV_OK;
+}
+
+/* reorder_once from constant weights, with the context's residency hooks */
+static ev_status reorder_weights(ev_fctx *c, const dnnl_memory_desc_t *umd, const void *src,
+                                 const dnnl_memory_desc_t *want, void *buf, ev_err *err)
+{
+    if (c->src_acquire) EV_TRY(c->src_acquire(c->src_user, src, err));
+    ev_status st = reorder_once(c, umd, src, want, buf, err);
+    if (c->src_done) c->src_done(c->src_user, src);
+    return st;
 }
 
 static ev_status own_reordered(ev_fctx *c, ev_fprim *p, const dnnl_memory_desc_t *umd,
@@ -465,7 +528,7 @@ static ev_status own_reordered(ev_fctx *c, ev_fprim *p, const dnnl_memory_desc_t
         void *buf = ev_calloc_aligned(bytes ? bytes : 1);
         EV_FAIL_IF(!buf, err, EV_ERR_NOMEM, "oneDNN: out of memory for weights (%zu bytes)", bytes);
         p->owned[p->n_owned++] = buf;
-        EV_TRY(reorder_once(c, umd, src, want, buf, err));
+        EV_TRY(reorder_weights(c, umd, src, want, buf, err));
         *out = buf;
         return EV_OK;
     }
@@ -481,21 +544,56 @@ static ev_status own_reordered(ev_fctx *c, ev_fprim *p, const dnnl_memory_desc_t
         c->wcache = nw;
         c->cap_wcache = nc;
     }
-    size_t bytes = dnnl_memory_desc_get_size(want);
-    void *buf = ev_calloc_aligned(bytes ? bytes : 1);
+    size_t bytes = dnnl_memory_desc_get_size(want), map_len = 0;
+    if (c->defer && c->n_pend == c->cap_pend) {
+        int nc = c->cap_pend ? c->cap_pend * 2 : 64;
+        ev_fpend *np = realloc(c->pend, (size_t)nc * sizeof *np);
+        EV_FAIL_IF(!np, err, EV_ERR_NOMEM, "oneDNN: out of memory for weights");
+        c->pend = np;
+        c->cap_pend = nc;
+    }
+    void *buf = wbuf_alloc(bytes, &map_len);
     EV_FAIL_IF(!buf, err, EV_ERR_NOMEM, "oneDNN: out of memory for weights (%zu bytes)", bytes);
-    ev_status rs = reorder_once(c, umd, src, want, buf, err);
-    if (rs != EV_OK) {
-        ev_free_aligned(buf);
-        return rs;
+    if (c->defer) {
+        c->pend[c->n_pend++] = (ev_fpend){src, *umd, *want, buf};
+    } else {
+        ev_status rs = reorder_weights(c, umd, src, want, buf, err);
+        if (rs != EV_OK) {
+            wbuf_free(buf, map_len);
+            return rs;
+        }
     }
     ev_fweights *w = &c->wcache[c->n_wcache++];
     w->src = src;
     w->md = *want;
     w->buf = buf;
+    w->map_len = map_len;
     c->wcache_bytes += bytes;
     *out = buf;
     return EV_OK;
+}
+
+/* Largest growth (reordered - plain bytes) first, then largest first. */
+static int cmp_pend(const void *a, const void *b)
+{
+    const ev_fpend *x = a, *y = b;
+    size_t xo = dnnl_memory_desc_get_size(&x->want), yo = dnnl_memory_desc_get_size(&y->want);
+    size_t xi = dnnl_memory_desc_get_size(&x->umd), yi = dnnl_memory_desc_get_size(&y->umd);
+    long long gx = (long long)xo - (long long)xi, gy = (long long)yo - (long long)yi;
+    if (gx != gy) return gx > gy ? -1 : 1;
+    return xo > yo ? -1 : xo < yo;
+}
+
+ev_status ev_fctx_flush_weights(ev_fctx *c, ev_err *err)
+{
+    if (!c->n_pend) return EV_OK;
+    qsort(c->pend, (size_t)c->n_pend, sizeof *c->pend, cmp_pend);
+    ev_status st = EV_OK;
+    for (int i = 0; i < c->n_pend && st == EV_OK; i++)
+        st = reorder_weights(c, &c->pend[i].umd, c->pend[i].src, &c->pend[i].want, c->pend[i].buf,
+                             err);
+    c->n_pend = 0;
+    return st;
 }
 
 /* Copy a small f32 vector into an owned buffer (bias, gamma, beta). */

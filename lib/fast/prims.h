@@ -51,6 +51,20 @@ typedef struct ev_fctx {
     int n_wcache, cap_wcache;
     struct ev_fweights *wcache;
     size_t wcache_bytes;
+    /* Optional residency hooks for constant weights (lib/onnx/weights.h):
+     * src_acquire before a reorder reads src (restores it if it was
+     * evicted), src_done after the reorder (may evict src again). */
+    ev_status (*src_acquire)(void *user, const void *src, ev_err *err);
+    void (*src_done)(void *user, const void *src);
+    void *src_user;
+    /* defer: shared weights are allocated (untouched pages) when a
+     * primitive is created but reordered only by ev_fctx_flush_weights,
+     * largest expansion first (Winograd weights are ~2x their source): the
+     * reorders' transient memory then falls while most plain weights are
+     * still resident, not on top of all the reordered ones. */
+    int defer;
+    int n_pend, cap_pend;
+    struct ev_fpend *pend;
 } ev_fctx;
 
 /* threads <= 0: all processors (omp_get_num_procs). */
@@ -59,6 +73,8 @@ void ev_fctx_fini(ev_fctx *c);
 /* (Re)allocate the shared scratchpad to c->scratch_bytes; call after every
  * primitive is created and before the first execution. */
 ev_status ev_fctx_scratch(ev_fctx *c, ev_err *err);
+/* Run the deferred weight reorders (see defer); no-op if none. */
+ev_status ev_fctx_flush_weights(ev_fctx *c, ev_err *err);
 /* omp_set_num_threads(n) for the calling thread. */
 void ev_fast_set_threads(int n);
 /* True if the CPU runs bf16 natively (AVX512_BF16 or AMX). */

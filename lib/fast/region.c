@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "fast/fuse.h"
+#include "onnx/weights.h"
 
 /* ---- data structures ---------------------------------------------------------------- */
 
@@ -68,7 +69,22 @@ typedef struct vinfo {
 typedef struct fshared {
     ev_fctx c;
     int refs;
+    /* Constant weights (entries of onnx/weights.h) that this plan reads only
+     * as the source of weight reorders, sorted: evicted from the graph once
+     * reordered (src_done), restored when a later build needs them again
+     * (src_acquire, e.g. the one-thread variant wanting another layout). */
+    const ev_graph *g;
+    const void **ev;
+    int n_ev;
 } fshared;
+
+static void fshared_unref(fshared *sh)
+{
+    if (!sh || --sh->refs > 0) return;
+    ev_fctx_fini(&sh->c);
+    free(sh->ev);
+    free(sh);
+}
 
 typedef struct region {
     fshared *sh;
@@ -99,7 +115,8 @@ typedef struct region {
     int adaptive;
     struct region *alt;           /* one-thread variant, built on demand        */
     int alt_failed;
-    void *alt_mem;                /* alt only: its buffers + scratchpad         */
+    void *alt_mem;                /* alt's buffers + scratchpad when the step's
+                                     scratch is too small for them, or NULL   */
     ev_fast_adapt ad;
 } region;
 
@@ -120,10 +137,7 @@ static void region_free(void *ctx)
         }
     free(r->fcopy);
     ev_free_aligned(r->alt_mem);
-    if (r->sh && --r->sh->refs == 0) {
-        ev_fctx_fini(&r->sh->c);
-        free(r->sh);
-    }
+    fshared_unref(r->sh);
     free(r);
 }
 
@@ -279,13 +293,23 @@ void ev_fast_adapt_update(ev_fast_adapt *a, int one, double dt, double cpu, int 
     }
 }
 
+/* Where the one-thread variant runs: its own memory, or the step's scratch
+ * when it fits there (see build_alt). */
+static char *region_alt_mem(const region *r, const ev_plan_step *s)
+{
+    return r->alt_mem ? r->alt_mem : s->scratch;
+}
+
 static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
 {
     region *r = s->ctx;
     if (!r->adaptive) return run_items(r, s, s->scratch, x);
-    if (r->o.disable & EV_FAST_ALT_ONLY) return run_items(r->alt, s, r->alt_mem, x);
+    if (r->o.disable & EV_FAST_ALT_ONLY) return run_items(r->alt, s, region_alt_mem(r, s), x);
     int one = ev_fast_adapt_choose(&r->ad);
     if (one && !r->alt && !r->alt_failed) {
+        if (ev_log_enabled())
+            ev_log(EV_LOG_DEBUG, "memory: before the one-thread variant: VmRSS %.1f MiB (peak %.1f)",
+                   (double)ev_mem_rss_kib() / 1024.0, (double)ev_mem_peak_kib() / 1024.0);
         ev_err e2;
         ev_err_clear(&e2);
         if (build_alt(r, &e2) != EV_OK) {
@@ -293,13 +317,22 @@ static ev_status region_run(const ev_plan_step *s, ev_exec_ctx *x)
             ev_log(EV_LOG_INFO, "fast path: no one-thread variant: %s", e2.msg);
         } else {
             ev_log(EV_LOG_INFO, "fast path: the cores are busy: built a one-thread variant of a region");
+            if (ev_log_enabled())
+                ev_log(EV_LOG_DEBUG,
+                       "memory: one-thread variant: buffers %.1f MiB + scratchpad %.1f MiB (%s, "
+                       "step scratch %.1f MiB), VmRSS %.1f MiB (peak %.1f)",
+                       (double)r->alt->int_bytes / 1048576.0,
+                       (double)r->alt->dnnl_scratch / 1048576.0,
+                       r->alt_mem ? "own memory" : "in the step's scratch",
+                       (double)(r->int_bytes + r->dnnl_scratch) / 1048576.0,
+                       (double)ev_mem_rss_kib() / 1024.0, (double)ev_mem_peak_kib() / 1024.0);
         }
     }
     if (one && !r->alt) one = 0;
     struct timespec c0, c1;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
     double t0 = mono_ms();
-    ev_status st = one ? run_items(r->alt, s, r->alt_mem, x) : run_items(r, s, s->scratch, x);
+    ev_status st = one ? run_items(r->alt, s, region_alt_mem(r, s), x) : run_items(r, s, s->scratch, x);
     if (st != EV_OK) return st;
     double wall = mono_ms() - t0;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
@@ -1507,10 +1540,15 @@ static ev_status build_alt(region *r, ev_err *err)
     memcpy(a->fcopy, r->fcopy, (size_t)r->n_fcopy * sizeof(fop)); /* weights borrowed */
     a->n_fcopy = r->n_fcopy;
     if ((st = build_items(a, 1, &bad, err)) != EV_OK) goto fail;
-    a->alt_mem = ev_malloc_aligned((size_t)(a->int_bytes + a->dnnl_scratch + 64));
-    if (!a->alt_mem) {
-        st = ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
-        goto fail;
+    /* the variants never run at the same time: the one-thread variant uses
+     * the step's scratch when it fits (it usually does: its scratchpad is
+     * one thread's), else memory of its own */
+    if (a->int_bytes + a->dnnl_scratch > r->int_bytes + r->dnnl_scratch) {
+        a->alt_mem = ev_malloc_aligned((size_t)(a->int_bytes + a->dnnl_scratch + 64));
+        if (!a->alt_mem) {
+            st = ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
+            goto fail;
+        }
     }
     r->alt = a;
     r->alt_mem = a->alt_mem;
@@ -1648,6 +1686,142 @@ static ev_status rewrite_steps(pass_state *S, ev_err *err)
     return EV_OK;
 }
 
+/* ---- weights residency (onnx/weights.h) ----------------------------------------------- */
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(const void *const *)a, y = (uintptr_t)*(const void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int ev_has(const fshared *sh, const void *src)
+{
+    return sh->n_ev > 0 &&
+           bsearch(&src, sh->ev, (size_t)sh->n_ev, sizeof *sh->ev, cmp_ptr) != NULL;
+}
+
+static ev_status hook_acquire(void *user, const void *src, ev_err *err)
+{
+    const fshared *sh = user;
+    return ev_graph_const_restore(sh->g, src, err);
+}
+
+static void hook_done(void *user, const void *src)
+{
+    const fshared *sh = user;
+    if (ev_has(sh, src)) ev_graph_const_release(sh->g, src);
+}
+
+/* Does fop f read constant value v (data d) only as its weights source (or
+ * not at all: folded into its own copy)? */
+static int reads_as_weights_only(const fop *f, int v, const void *d)
+{
+    if (f->failed || (f->kind != FOP_CONV && f->kind != FOP_MATMUL)) return 0;
+    for (int i = 0; i < f->n_in; i++)
+        if (f->in[i] == v) return 0;
+    if (f->kind == FOP_CONV) return (const void *)f->conv.bias != d;
+    return (const void *)f->mm_bias != d;
+}
+
+typedef struct wread {
+    const void *ptr;
+    int ok;
+} wread;
+
+static int cmp_wread(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)((const wread *)a)->ptr, y = (uintptr_t)((const wread *)b)->ptr;
+    return x < y ? -1 : x > y;
+}
+
+/* Over the plan's steps (before the rewrite): every evictable constant the
+ * plan reads, with ok = 1 if every reader is a fused op that reads it only
+ * as weights. Sorted by pointer, one record per pointer. */
+static ev_status weight_reads(const pass_state *S, wread **out, int *n_out, ev_err *err)
+{
+    const ev_plan *p = S->p;
+    const fop_list *L = S->L;
+    int n = 0, cap = 0;
+    wread *w = NULL;
+    *out = NULL;
+    *n_out = 0;
+    for (int s = 0; s < p->n_steps; s++) {
+        const ev_plan_step *ps = &p->steps[s];
+        const fop *f = L->claim[s] >= 0 ? &L->v[L->claim[s]] : NULL;
+        for (int k = 0; k < ps->n_in; k++) {
+            int v = ps->in_v[k];
+            if (v < 0 || p->state[v] != EV_VS_CONST) continue;
+            const void *d = p->vals[v].data;
+            if (!ev_graph_const_is_entry(p->g, d)) continue;
+            if (n == cap) {
+                int nc = cap ? cap * 2 : 64;
+                wread *nw = realloc(w, (size_t)nc * sizeof *nw);
+                if (!nw) {
+                    free(w);
+                    return ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
+                }
+                w = nw;
+                cap = nc;
+            }
+            w[n].ptr = d;
+            w[n].ok = f && reads_as_weights_only(f, v, d);
+            n++;
+        }
+    }
+    if (n) qsort(w, (size_t)n, sizeof *w, cmp_wread);
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        if (m > 0 && w[m - 1].ptr == w[i].ptr) {
+            w[m - 1].ok &= w[i].ok;
+            continue;
+        }
+        w[m++] = w[i];
+    }
+    *out = w;
+    *n_out = m;
+    return EV_OK;
+}
+
+/* (Re)compute sh->ev from the plan; with `final`, also pin what the plan
+ * reads otherwise (ev_graph_const_need) and evict what is left of sh->ev
+ * (weights folded into copies were never reordered from the graph). */
+static ev_status weights_residency(pass_state *S, int final, ev_err *err)
+{
+    wread *w;
+    int n;
+    EV_TRY(weight_reads(S, &w, &n, err));
+    fshared *sh = S->sh;
+    free(sh->ev);
+    sh->ev = NULL;
+    sh->n_ev = 0;
+    sh->g = S->p->g;
+    if (n) {
+        sh->ev = malloc((size_t)n * sizeof *sh->ev);
+        if (!sh->ev) {
+            free(w);
+            return ev_err_set(err, EV_ERR_NOMEM, "fast path: out of memory");
+        }
+    }
+    ev_status st = EV_OK;
+    for (int i = 0; i < n && st == EV_OK; i++) {
+        if (w[i].ok) sh->ev[sh->n_ev++] = w[i].ptr;
+        else if (final) st = ev_graph_const_need(sh->g, w[i].ptr, err);
+    }
+    free(w);
+    if (st != EV_OK || !final) return st;
+    for (int i = 0; i < sh->n_ev; i++) ev_graph_const_release(sh->g, sh->ev[i]);
+    ev_mem_release_freed();
+    if (ev_log_enabled()) {
+        ev_graph_const_stats gs;
+        ev_graph_const_stats_get(sh->g, &gs);
+        ev_log(EV_LOG_DEBUG,
+               "memory: fast path: %d of %d initializers evicted from the graph (%.1f MiB), VmRSS "
+               "%.1f MiB (peak %.1f)",
+               gs.n_evicted, gs.n_entries, (double)gs.evicted_bytes / 1048576.0,
+               (double)ev_mem_rss_kib() / 1024.0, (double)ev_mem_peak_kib() / 1024.0);
+    }
+    return EV_OK;
+}
+
 ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
 {
     const ev_fast_opts *o = user;
@@ -1662,6 +1836,9 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
                           "neither: use fp32");
     fop_list L;
     EV_TRY(ev_fast_match(p, o, &L, err));
+    if (ev_log_enabled())
+        ev_log(EV_LOG_DEBUG, "memory: fast path: %d fused ops matched, VmRSS %.1f MiB (peak %.1f)", L.n,
+               (double)ev_mem_rss_kib() / 1024.0, (double)ev_mem_peak_kib() / 1024.0);
     if (L.n == 0) {
         ev_fast_fops_free(&L);
         return EV_OK;
@@ -1688,6 +1865,11 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
     }
     S.sh->refs = 1;
     S.sh->c.share_weights = 1; /* full and one-thread variants share weights */
+    S.sh->c.src_acquire = hook_acquire;
+    S.sh->c.src_done = hook_done;
+    S.sh->c.src_user = S.sh;
+    S.sh->c.defer = 1; /* weights reordered after the build, largest growth first */
+    if ((st = weights_residency(&S, 0, err)) != EV_OK) goto out;
     for (;;) {
         make_groups(&S, err);
         int refused = 0;
@@ -1725,6 +1907,12 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
         n_fused += S.groups[gi].r->n_nodes;
     }
     int n_before = p->n_steps, n_groups = S.n_groups;
+    S.sh->c.defer = 0; /* later builds (the one-thread variant) reorder at once */
+    if ((st = ev_fctx_flush_weights(&S.sh->c, err)) != EV_OK ||
+        (st = weights_residency(&S, 1, err)) != EV_OK) {
+        free_groups(&S);
+        goto out;
+    }
     if ((st = rewrite_steps(&S, err)) != EV_OK) {
         free_groups(&S);
         goto out;
@@ -1735,6 +1923,9 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
             if (p->steps[s].fn == region_run) r0 = p->steps[s].ctx;
         if (r0) r0->n_fallbacks_total = n_fallbacks;
     }
+    if (ev_log_enabled())
+        ev_log(EV_LOG_DEBUG, "memory: fast path: reordered weights %.1f MiB, VmRSS %.1f MiB",
+               (double)S.sh->c.wcache_bytes / 1048576.0, (double)ev_mem_rss_kib() / 1024.0);
     ev_log(EV_LOG_INFO,
            "fast path: %d of %d steps fused into %d region%s (%d oneDNN primitives, %d reorders), "
            "%d reference step%s, %d fallback%s",
@@ -1742,10 +1933,7 @@ ev_status ev_fast_pass(ev_plan *p, void *user, ev_err *err)
            p->n_steps - n_groups, p->n_steps - n_groups == 1 ? "" : "s", n_fallbacks,
            n_fallbacks == 1 ? "" : "s");
 out:
-    if (S.sh && --S.sh->refs == 0) {
-        ev_fctx_fini(&S.sh->c);
-        free(S.sh);
-    }
+    fshared_unref(S.sh);
     free(S.order);
     free(S.fop_region);
     free(S.groups);

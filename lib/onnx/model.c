@@ -16,6 +16,15 @@
 
 #define EV_PLAN_CACHE 4
 
+/* Debug log of the resident set after a load stage (where the peak comes from). */
+static void log_rss(const char *stage)
+{
+    if (!ev_log_enabled()) return;
+    int64_t kib = ev_mem_rss_kib();
+    ev_log(EV_LOG_DEBUG, "memory: %s: VmRSS %.1f MiB (peak %.1f)", stage, (double)kib / 1024.0,
+           (double)ev_mem_peak_kib() / 1024.0);
+}
+
 struct ev_model {
     ev_model_options opt;
     ev_err err;
@@ -97,7 +106,9 @@ ev_status ev_model_load(ev_model *m, const char *path)
                        m->opt.allow_unsupported};
     ev_graph *g = NULL;
     EV_TRY(ev_graph_load(path, &lo, &g, &m->err));
+    log_rss("graph loaded");
     ev_status st = ev_graph_fold_constants(g, &m->err);
+    log_rss("constants folded");
     if (st != EV_OK) {
         char msg[EV_ERRLEN];
         snprintf(msg, sizeof msg, "%s", m->err.msg);
@@ -228,6 +239,7 @@ static ev_status get_plan(ev_model *m, const ev_tensor *inputs, int n_inputs, ev
         }
     }
     if (st != EV_OK) return st;
+    log_rss("plan built");
     int slot = -1;
     for (int i = 0; i < EV_PLAN_CACHE && slot < 0; i++)
         if (!m->plans[i]) slot = i;

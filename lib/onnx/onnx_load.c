@@ -23,10 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "onnx/onnx.pb-c.h"
+#include "onnx/weights.h"
 
 #define EV_DEFAULT_MAX_FILE ((int64_t)4 << 30)
 #define EV_DEFAULT_MAX_TENSOR ((int64_t)2 << 30)
@@ -159,6 +161,190 @@ static void free_blocks(void *list)
     }
 }
 
+
+/* Debug log of the resident set after a load stage (where the peak comes from). */
+static void log_rss(const char *stage)
+{
+    if (!ev_log_enabled()) return;
+    int64_t kib = ev_mem_rss_kib();
+    ev_log(EV_LOG_DEBUG, "memory: %s: VmRSS %.1f MiB (peak %.1f)", stage, (double)kib / 1024.0,
+           (double)ev_mem_peak_kib() / 1024.0);
+}
+
+/* ---- initializer payloads kept in the file buffer (onnx/weights.h) ------- */
+/* A TensorProto's raw_data of at least EV_RAWREF_MIN bytes is cut out of the
+ * message before protobuf-c sees it and replaced by this (unknown) varint
+ * field holding the payload's index; the tensor then points into the file
+ * buffer instead of into a copy. */
+#define EV_RAWREF_FIELD 536870000u
+#define EV_RAWREF_MIN 4096
+
+typedef struct payload {
+    size_t src;                  /* offset of raw_data in the file            */
+    size_t len;
+    size_t dst;                  /* offset in the mapping after compaction    */
+    int placed;                  /* 1: at dst in the mapping, 0: not usable   */
+} payload;
+
+typedef struct wentry {
+    size_t off, len;             /* payload bytes in the mapping              */
+    int64_t foff;                /* ... and in the file                        */
+    unsigned char evicted, needed;
+} wentry;
+
+/* What a graph owns besides its arena (ev_graph.owned_blocks points here). */
+typedef struct ev_gmem {
+    void *blocks;                /* parse-tree blocks taken over (steal_block) */
+    uint8_t *map;                /* anonymous mapping with the payloads        */
+    size_t map_len;
+    int fd;                      /* the model file, for restores (-1: none)   */
+    off_t f_size;
+    struct timespec f_mtime;
+    size_t n;
+    wentry *e;                   /* sorted by off                              */
+    int64_t entry_bytes, evicted_bytes;
+    int n_evicted;
+} ev_gmem;
+
+static ev_gmem *gmem_new(void)
+{
+    ev_gmem *m = calloc(1, sizeof *m);
+    if (m) m->fd = -1;
+    return m;
+}
+
+static void gmem_free(ev_gmem *m)
+{
+    if (!m) return;
+    free_blocks(m->blocks);
+    if (m->map) munmap(m->map, m->map_len);
+    if (m->fd >= 0) close(m->fd);
+    free(m->e);
+    free(m);
+}
+
+static size_t page_size(void)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    return ps > 0 ? (size_t)ps : 4096;
+}
+
+/* The whole pages inside an entry: [*a, *b) relative to the entry. */
+static int entry_pages(const ev_gmem *m, const wentry *w, size_t *a, size_t *b)
+{
+    size_t ps = page_size();
+    uintptr_t lo = (uintptr_t)(m->map + w->off), hi = lo + w->len;
+    uintptr_t plo = (lo + ps - 1) / ps * ps, phi = hi / ps * ps;
+    if (phi <= plo) return 0;
+    *a = (size_t)(plo - lo);
+    *b = (size_t)(phi - lo);
+    return 1;
+}
+
+static wentry *gmem_find(const ev_graph *g, const void *data)
+{
+    ev_gmem *m = g ? g->owned_blocks : NULL;
+    if (!m || !m->n || !data) return NULL;
+    const uint8_t *p = data;
+    if (p < m->map || p >= m->map + m->map_len) return NULL;
+    size_t off = (size_t)(p - m->map), lo = 0, hi = m->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m->e[mid].off < off) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < m->n && m->e[lo].off == off ? &m->e[lo] : NULL;
+}
+
+int ev_graph_const_is_entry(const ev_graph *g, const void *data)
+{
+    return gmem_find(g, data) != NULL;
+}
+
+int ev_graph_const_is_evicted(const ev_graph *g, const void *data)
+{
+    const wentry *w = gmem_find(g, data);
+    return w && w->evicted;
+}
+
+int ev_graph_const_release(const ev_graph *g, const void *data)
+{
+    wentry *w = gmem_find(g, data);
+    if (!w || w->evicted || w->needed) return 0;
+    ev_gmem *m = g->owned_blocks;
+    size_t a = 0, b = 0;
+    if (m->fd < 0 || !entry_pages(m, w, &a, &b)) return 0;
+    if (madvise(m->map + w->off + a, b - a, MADV_DONTNEED) != 0) return 0;
+    w->evicted = 1;
+    m->n_evicted++;
+    m->evicted_bytes += (int64_t)(b - a);
+    return 1;
+}
+
+static ev_status entry_restore(const ev_graph *g, wentry *w, ev_err *err)
+{
+    ev_gmem *m = g->owned_blocks;
+    if (!w->evicted) return EV_OK;
+    size_t a = 0, b = 0;
+    entry_pages(m, w, &a, &b);
+    struct stat st;
+    if (fstat(m->fd, &st) != 0 || st.st_size != m->f_size ||
+        st.st_mtim.tv_sec != m->f_mtime.tv_sec || st.st_mtim.tv_nsec != m->f_mtime.tv_nsec)
+        return ev_err_set(err, EV_ERR_IO,
+                          "the model file changed after it was loaded: cannot read its weights "
+                          "again; load the model again");
+    size_t got = 0, want = b - a;
+    while (got < want) {
+        ssize_t r = pread(m->fd, m->map + w->off + a + got, want - got,
+                          (off_t)(w->foff + (int64_t)a + (int64_t)got));
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0)
+            return ev_err_set(err, EV_ERR_IO, "cannot read the model's weights again: %s",
+                              r < 0 ? strerror(errno) : "file truncated");
+        got += (size_t)r;
+    }
+    w->evicted = 0;
+    m->n_evicted--;
+    m->evicted_bytes -= (int64_t)want;
+    return EV_OK;
+}
+
+ev_status ev_graph_const_restore(const ev_graph *g, const void *data, ev_err *err)
+{
+    wentry *w = gmem_find(g, data);
+    return w ? entry_restore(g, w, err) : EV_OK;
+}
+
+ev_status ev_graph_const_restore_all(const ev_graph *g, ev_err *err)
+{
+    ev_gmem *m = g ? g->owned_blocks : NULL;
+    if (!m || !m->n_evicted) return EV_OK;
+    for (size_t i = 0; i < m->n; i++) EV_TRY(entry_restore(g, &m->e[i], err));
+    return EV_OK;
+}
+
+ev_status ev_graph_const_need(const ev_graph *g, const void *data, ev_err *err)
+{
+    wentry *w = gmem_find(g, data);
+    if (!w) return EV_OK;
+    EV_TRY(entry_restore(g, w, err));
+    w->needed = 1;
+    return EV_OK;
+}
+
+void ev_graph_const_stats_get(const ev_graph *g, ev_graph_const_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    ev_gmem *m = g ? g->owned_blocks : NULL;
+    if (!m) return;
+    out->n_entries = (int)m->n;
+    out->n_evicted = m->n_evicted;
+    out->entry_bytes = m->entry_bytes;
+    out->evicted_bytes = m->evicted_bytes;
+}
+
+static int pb_varint(const uint8_t **p, const uint8_t *end, uint64_t *v);
+
 /* ---- tensor conversion ---------------------------------------------------- */
 typedef struct tensor_env {
     ev_arena *arena;
@@ -167,6 +353,10 @@ typedef struct tensor_env {
     ev_err *err;
     void **owned;                /* non-NULL: raw_data blocks of the parse
                                     tree (capped_alloc_fn) may be taken over */
+    /* file loads: payloads cut out of the messages (EV_RAWREF_FIELD) */
+    const uint8_t *pbase;        /* the mapping                               */
+    const payload *pl;
+    size_t n_pl;
     /* distinct external files, for the size total */
     char **ext_names;
     int n_ext;
@@ -368,6 +558,37 @@ static ev_status tensor_from_proto(tensor_env *E, const Onnx__TensorProto *tp, c
     size_t bytes = (size_t)bytes64;
     bool external = tp->has_data_location &&
                     tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL;
+    const payload *ref = NULL;
+    for (size_t i = 0; E->pl && i < tp->base.n_unknown_fields; i++) {
+        const ProtobufCMessageUnknownField *u = &tp->base.unknown_fields[i];
+        if (u->tag != EV_RAWREF_FIELD || u->wire_type != PROTOBUF_C_WIRE_TYPE_VARINT) continue;
+        const uint8_t *q = u->data;
+        uint64_t idx;
+        if (!u->data || !pb_varint(&q, u->data + u->len, &idx) || idx >= E->n_pl)
+            return ev_err_set(E->err, EV_ERR_INTERNAL, "%s: bad payload reference", what);
+        ref = &E->pl[idx];
+    }
+    if (ref && !external) {
+        if (ref->len != bytes) {
+            char shp[128];
+            describe_shape(tp, shp, sizeof shp);
+            return ev_err_set(E->err, EV_ERR_FORMAT,
+                              "%s: raw_data has %zu bytes, expected %zu for %s %s", what, ref->len,
+                              bytes, ev_dtype_name(out->dtype), shp);
+        }
+        const uint8_t *src = E->pbase + (ref->placed ? ref->dst : ref->src);
+        if (ref->placed && out->dtype != EV_DT_BOOL) {
+            out->data = (void *)src; /* in the mapping, 64-byte aligned */
+            return EV_OK;
+        }
+        uint8_t *d = ev_arena_alloc(E->arena, bytes ? bytes : 1);
+        if (!d) return ev_err_set(E->err, EV_ERR_NOMEM, "%s: out of memory (%zu bytes)", what, bytes);
+        memcpy(d, src, bytes);
+        if (out->dtype == EV_DT_BOOL)
+            for (size_t i = 0; i < bytes; i++) d[i] = d[i] != 0;
+        out->data = d;
+        return EV_OK;
+    }
     if (!external && E->owned && tp->has_raw_data && tp->raw_data.len == bytes &&
         bytes >= 4096 && tp->raw_data.data && out->dtype != EV_DT_BOOL) {
         /* large weights: keep the parse tree's buffer instead of copying */
@@ -1175,11 +1396,228 @@ static int pb_depth_ok(const uint8_t *p, const uint8_t *end, const ProtobufCMess
     return 1;
 }
 
+/* ---- cutting large payloads out of the wire format ------------------------ */
+typedef struct obuf {
+    uint8_t *d;
+    size_t n, cap;
+    bool fail;
+} obuf;
+
+static bool ob_reserve(obuf *o, size_t more)
+{
+    if (o->fail) return false;
+    if (o->cap - o->n >= more) return true;
+    size_t nc = o->cap ? o->cap : 65536;
+    while (nc - o->n < more) {
+        if (nc > SIZE_MAX / 4) {
+            o->fail = true;
+            return false;
+        }
+        nc *= 2;
+    }
+    uint8_t *nd = realloc(o->d, nc);
+    if (!nd) {
+        o->fail = true;
+        return false;
+    }
+    o->d = nd;
+    o->cap = nc;
+    return true;
+}
+
+static void ob_put(obuf *o, const void *p, size_t n)
+{
+    if (n && ob_reserve(o, n)) {
+        memcpy(o->d + o->n, p, n);
+        o->n += n;
+    }
+}
+
+static size_t varint_enc(uint64_t v, uint8_t *b)
+{
+    size_t k = 0;
+    while (v >= 0x80) {
+        b[k++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    b[k++] = (uint8_t)v;
+    return k;
+}
+
+static void ob_varint(obuf *o, uint64_t v)
+{
+    uint8_t b[10];
+    ob_put(o, b, varint_enc(v, b));
+}
+
+typedef struct pl_list {
+    payload *v;
+    size_t n, cap;
+} pl_list;
+
+/* Skip one field's value of wire type wt at *p; 0 if malformed/unsupported. */
+static int pb_skip(const uint8_t **p, const uint8_t *end, unsigned wt, uint64_t *len)
+{
+    uint64_t n;
+    switch (wt) {
+    case 0: return pb_varint(p, end, &n);
+    case 1: if (end - *p < 8) return 0; *p += 8; return 1;
+    case 5: if (end - *p < 4) return 0; *p += 4; return 1;
+    case 2:
+        if (!pb_varint(p, end, &n) || n > (uint64_t)(end - *p)) return 0;
+        *len = n;
+        return 1;
+    default: return 0; /* groups: the unpacker refuses them */
+    }
+}
+
+/* Copy the message [p, end) of type d into o with every TensorProto's
+ * raw_data of at least EV_RAWREF_MIN bytes replaced by an EV_RAWREF_FIELD
+ * reference to an entry of P (file offsets). EV_RAWREF_FIELD fields found in
+ * the file are dropped. 0: malformed or unsupported wire data (the caller
+ * then unpacks the original bytes and protobuf-c reports the problem). */
+static int strip_msg(const uint8_t *base, const uint8_t *p, const uint8_t *end,
+                     const ProtobufCMessageDescriptor *d, int depth, obuf *o, pl_list *P)
+{
+    if (depth > EV_MAX_PB_DEPTH) return 0;
+    bool tensor = d == &onnx__tensor_proto__descriptor;
+    int n_raw = 0;
+    for (const uint8_t *q = p; tensor && q < end;) {
+        uint64_t tag, n = 0;
+        if (!pb_varint(&q, end, &tag) || !pb_skip(&q, end, (unsigned)(tag & 7), &n)) return 0;
+        if ((tag & 7) == 2) {
+            if (tag >> 3 == 9) n_raw++;
+            q += n;
+        }
+    }
+    while (p < end) {
+        const uint8_t *fs = p;
+        uint64_t tag, n = 0;
+        if (!pb_varint(&p, end, &tag)) return 0;
+        const uint8_t *te = p;
+        uint64_t fn = tag >> 3;
+        if (!pb_skip(&p, end, (unsigned)(tag & 7), &n)) return 0;
+        if ((tag & 7) == 2) {
+            if (tensor && fn == 9 && n_raw == 1 && n >= EV_RAWREF_MIN) {
+                if (P->n == P->cap) {
+                    size_t nc = P->cap ? P->cap * 2 : 256;
+                    payload *nv = realloc(P->v, nc * sizeof *nv);
+                    if (!nv) return 0;
+                    P->v = nv;
+                    P->cap = nc;
+                }
+                P->v[P->n] = (payload){(size_t)(p - base), (size_t)n, 0, 0};
+                ob_varint(o, (uint64_t)EV_RAWREF_FIELD << 3);
+                ob_varint(o, P->n);
+                P->n++;
+                p += n;
+                continue;
+            }
+            const ProtobufCFieldDescriptor *f =
+                fn <= UINT32_MAX ? protobuf_c_message_descriptor_get_field(d, (unsigned)fn) : NULL;
+            if (f && f->type == PROTOBUF_C_TYPE_MESSAGE && f->descriptor) {
+                ob_put(o, fs, (size_t)(te - fs));
+                if (!ob_reserve(o, 10)) return 0;
+                size_t at = o->n;
+                o->n += 10;
+                if (!strip_msg(base, p, p + n, f->descriptor, depth + 1, o, P) || o->fail) return 0;
+                size_t clen = o->n - at - 10;
+                uint8_t b[10];
+                size_t k = varint_enc(clen, b);
+                memcpy(o->d + at, b, k);
+                memmove(o->d + at + k, o->d + at + 10, clen);
+                o->n = at + k + clen;
+                p += n;
+                continue;
+            }
+            p += n;
+        }
+        if (tensor && fn == EV_RAWREF_FIELD) continue;
+        ob_put(o, fs, (size_t)(p - fs));
+    }
+    return !o->fail;
+}
+
+/* Move the payloads (file order) to 64-byte aligned offsets at the front of
+ * the mapping; a payload that cannot move without overwriting the next one
+ * stays where it is (placed = 0: copied by the conversion). Returns the
+ * bytes of the mapping still in use. */
+static size_t compact_payloads(uint8_t *map, size_t len, payload *v, size_t n)
+{
+    size_t cur = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t dst = (cur + EV_ALIGN - 1) / EV_ALIGN * EV_ALIGN;
+        size_t next = i + 1 < n ? v[i + 1].src : len;
+        if (dst <= v[i].src || (dst <= next && v[i].len <= next - dst)) {
+            if (dst != v[i].src) memmove(map + dst, map + v[i].src, v[i].len);
+            v[i].dst = dst;
+            v[i].placed = 1;
+            cur = dst + v[i].len;
+        } else {
+            v[i].placed = 0;
+            cur = v[i].src + v[i].len;
+        }
+    }
+    return cur;
+}
+
+/* Read a model file into an anonymous mapping (see onnx/weights.h); the
+ * descriptor stays open in gm for restores. */
+static ev_status read_file_mapped(const char *path, size_t max_bytes, ev_gmem *gm, size_t *len,
+                                  ev_err *e)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ev_err_set(e, EV_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int er = errno;
+        close(fd);
+        return ev_err_set(e, EV_ERR_IO, "cannot stat %s: %s", path, strerror(er));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return ev_err_set(e, EV_ERR_IO, "%s is a directory, expected a file", path);
+    }
+    if (st.st_size < 0 || (uint64_t)st.st_size > max_bytes) {
+        close(fd);
+        return ev_err_set(e, EV_ERR_LIMIT, "%s is %lld bytes, over the limit of %zu", path,
+                          (long long)st.st_size, max_bytes);
+    }
+    size_t cap = (size_t)st.st_size;
+    uint8_t *map = mmap(NULL, cap ? cap : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (map == MAP_FAILED) {
+        close(fd);
+        return ev_err_set(e, EV_ERR_NOMEM, "out of memory reading %s (%zu bytes)", path, cap);
+    }
+    size_t got = 0;
+    while (got < cap) {
+        ssize_t r = read(fd, map + got, cap - got);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            int er = errno;
+            munmap(map, cap ? cap : 1);
+            close(fd);
+            return ev_err_set(e, EV_ERR_IO, "cannot read %s: %s", path, strerror(er));
+        }
+        if (r == 0) break; /* file shrank: use what we have (a restore then fails) */
+        got += (size_t)r;
+    }
+    gm->map = map;
+    gm->map_len = cap ? cap : 1;
+    gm->fd = fd;
+    gm->f_size = st.st_size;
+    gm->f_mtime = st.st_mtim;
+    *len = got;
+    return EV_OK;
+}
+
 /* to_free (may be NULL) is released right after unpacking: the parse tree
- * holds copies of everything, so the file buffer is not needed any more. */
+ * holds copies of everything, so the file buffer is not needed any more.
+ * gm: the graph's memory; with a mapping (file loads, buf == gm->map) large
+ * payloads are cut out before unpacking and stay in the mapping. */
 static ev_status load_impl(const void *buf, size_t len, char *to_free, const char *name,
                            const char *base_dir, const ev_load_opts *opts, int64_t file_bytes,
-                           ev_graph **out, ev_err *err)
+                           ev_gmem *gm, ev_graph **out, ev_err *err)
 {
     *out = NULL;
     loader L;
@@ -1188,6 +1626,7 @@ static ev_status load_impl(const void *buf, size_t len, char *to_free, const cha
     L.err = err;
     if ((int64_t)len > L.o.max_file_bytes) {
         free(to_free);
+        gmem_free(gm);
         return ev_err_set(err, EV_ERR_LIMIT, "model is %zu bytes, over the limit of %lld (%s)", len,
                           (long long)L.o.max_file_bytes, name);
     }
@@ -1198,13 +1637,54 @@ static ev_status load_impl(const void *buf, size_t len, char *to_free, const cha
     ProtobufCAllocator pa = {capped_alloc_fn, capped_free_fn, &ca};
     if (!pb_depth_ok(buf, (const uint8_t *)buf + len, &onnx__model_proto__descriptor, 0)) {
         free(to_free);
+        gmem_free(gm);
         return ev_err_set(err, EV_ERR_LIMIT,
                           "not a usable ONNX model: messages nested more than %d deep (%s)",
                           EV_MAX_PB_DEPTH, name);
     }
-    Onnx__ModelProto *mp = onnx__model_proto__unpack(&pa, len, buf);
+    const void *ubuf = buf;
+    size_t ulen = len;
+    obuf ob = {NULL, 0, 0, false};
+    pl_list P = {NULL, 0, 0};
+    bool stripped = false;
+    if (gm->map && len > 0) {
+        stripped = strip_msg(buf, buf, (const uint8_t *)buf + len, &onnx__model_proto__descriptor, 0,
+                             &ob, &P) && P.n > 0;
+        if (stripped) {
+            gm->e = calloc(P.n + 1, sizeof *gm->e);
+            stripped = gm->e != NULL;
+        }
+        if (stripped) {
+            size_t used = compact_payloads(gm->map, len, P.v, P.n);
+            for (size_t i = 0; i < P.n; i++)
+                if (P.v[i].placed) {
+                    gm->e[gm->n++] = (wentry){P.v[i].dst, P.v[i].len, (int64_t)P.v[i].src, 0, 0};
+                    gm->entry_bytes += (int64_t)P.v[i].len;
+                }
+            /* the rest of the mapping held the messages: give it back */
+            size_t ps = page_size(), keep = (used + ps - 1) / ps * ps;
+            if (keep < gm->map_len && keep > 0 && munmap(gm->map + keep, gm->map_len - keep) == 0)
+                gm->map_len = keep;
+            ubuf = ob.d;
+            ulen = ob.n;
+        }
+    }
+    Onnx__ModelProto *mp = onnx__model_proto__unpack(&pa, ulen, ubuf);
+    log_rss("model unpacked");
     free(to_free);
+    free(ob.d);
+    if (gm->map && !stripped) { /* the parse tree holds copies */
+        munmap(gm->map, gm->map_len);
+        gm->map = NULL;
+        gm->map_len = 0;
+    }
+    if (!gm->n && gm->fd >= 0) {
+        close(gm->fd);
+        gm->fd = -1;
+    }
     if (!mp) {
+        free(P.v);
+        gmem_free(gm);
         if (ca.over)
             return ev_err_set(err, EV_ERR_LIMIT, "model expands beyond the memory limit when parsed (%s)",
                               name);
@@ -1215,8 +1695,11 @@ static ev_status load_impl(const void *buf, size_t len, char *to_free, const cha
     ev_graph *g = calloc(1, sizeof *g);
     if (!g) {
         onnx__model_proto__free_unpacked(mp, &pa);
+        free(P.v);
+        gmem_free(gm);
         return ev_err_set(err, EV_ERR_NOMEM, "out of memory (%s)", name);
     }
+    g->owned_blocks = gm;
     ev_arena_init(&g->arena, 0);
     g->max_tensor_bytes = L.o.max_tensor_bytes;
     L.g = g;
@@ -1224,9 +1707,17 @@ static ev_status load_impl(const void *buf, size_t len, char *to_free, const cha
     L.tenv.max_tensor_bytes = L.o.max_tensor_bytes;
     L.tenv.base_dir = base_dir;
     L.tenv.err = err;
-    L.tenv.owned = &g->owned_blocks;
+    L.tenv.owned = &gm->blocks;
+    if (stripped) {
+        L.tenv.pbase = gm->map;
+        L.tenv.pl = P.v;
+        L.tenv.n_pl = P.n;
+    }
     ev_status rc = convert_graph(&L, mp);
+    log_rss("graph converted");
     onnx__model_proto__free_unpacked(mp, &pa);
+    free(P.v);
+    log_rss("parse tree freed");
     if (rc == EV_OK) rc = topo_sort(&L);
     if (rc == EV_OK) rc = remove_identities(&L);
     g->file_bytes = file_bytes + L.tenv.ext_bytes;
@@ -1264,8 +1755,10 @@ ev_status ev_graph_load_buffer(const void *buf, size_t len, const char *name,
     *out = NULL;
     if (!buf && len) return ev_err_set(err, EV_ERR_INVALID_ARG, "ev_graph_load_buffer: no buffer");
     if (err) ev_err_clear(err);
+    ev_gmem *gm = gmem_new();
+    if (!gm) return ev_err_set(err, EV_ERR_NOMEM, "out of memory");
     return load_impl(buf ? buf : "", len, NULL, name ? name : "<memory>", base_dir, o, (int64_t)len,
-                     out, err);
+                     gm, out, err);
 }
 
 ev_status ev_graph_load(const char *path, const ev_load_opts *o, ev_graph **out, ev_err *err)
@@ -1275,20 +1768,26 @@ ev_status ev_graph_load(const char *path, const ev_load_opts *o, ev_graph **out,
     if (err) ev_err_clear(err);
     ev_load_opts lo;
     fill_defaults(&lo, o);
-    char *buf = NULL;
     size_t len = 0;
-    EV_TRY(ev_read_file(path, (size_t)lo.max_file_bytes, &buf, &len, err));
+    ev_gmem *gm = gmem_new();
+    if (!gm) return ev_err_set(err, EV_ERR_NOMEM, "out of memory");
+    ev_status rs = read_file_mapped(path, (size_t)lo.max_file_bytes, gm, &len, err);
+    if (rs != EV_OK) {
+        gmem_free(gm);
+        return rs;
+    }
+    log_rss("file read");
     /* directory of the model, for external data */
     char *dir = ev_strdup(path);
     if (!dir) {
-        free(buf);
+        gmem_free(gm);
         return ev_err_set(err, EV_ERR_NOMEM, "out of memory");
     }
     char *slash = strrchr(dir, '/');
     if (slash == dir) slash[1] = 0;
     else if (slash) *slash = 0;
     else { dir[0] = '.'; dir[1] = 0; }
-    ev_status rc = load_impl(buf, len, buf, path, dir, &lo, (int64_t)len, out, err);
+    ev_status rc = load_impl(gm->map, len, NULL, path, dir, &lo, (int64_t)len, gm, out, err);
     free(dir);
     return rc;
 }
@@ -1297,7 +1796,7 @@ void ev_graph_free(ev_graph *g)
 {
     if (!g) return;
     ev_arena_free(&g->arena);
-    free_blocks(g->owned_blocks);
+    gmem_free(g->owned_blocks);
     free(g);
 }
 

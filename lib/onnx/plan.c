@@ -4,6 +4,7 @@
  * whose inputs are all initializers/Constants (done once at load).
  */
 #include "onnx/plan.h"
+#include "onnx/weights.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,6 +345,9 @@ static ev_status build(ev_plan *p, const ev_graph *g, const ev_tensor *inputs, i
     int nv = g->n_values;
     char lb[200];
     EV_TRY(ev_check_inputs(g, inputs, n_inputs, err));
+    /* another plan's pass may have evicted weights it had reordered
+     * (onnx/weights.h): this plan folds, matches and reorders from them */
+    EV_TRY(ev_graph_const_restore_all(g, err));
     p->g = g;
     p->n_inputs = n_inputs;
     p->key = ev_arena_array(M, (size_t)n_inputs + 1, sizeof *p->key);
@@ -440,6 +444,14 @@ static ev_status build(ev_plan *p, const ev_graph *g, const ev_tensor *inputs, i
             return ev_err_set(err, EV_ERR_INTERNAL, "graph output '%s' is not computed",
                               g->values[g->outputs[i]].name);
     if (o && o->pass) EV_TRY(o->pass(p, o->pass_user, err));
+    /* constants read by reference kernels at run time stay resident */
+    for (int i = 0; i < p->n_steps; i++) {
+        const ev_plan_step *st = &p->steps[i];
+        if (st->fn != ev_step_ref_run) continue;
+        for (int k = 0; k < st->n_in; k++)
+            if (st->in_v[k] >= 0 && p->state[st->in_v[k]] == EV_VS_CONST)
+                EV_TRY(ev_graph_const_need(g, p->vals[st->in_v[k]].data, err));
+    }
     EV_TRY(plan_memory(p, maxa, err));
     return bind_step_pointers(p, err);
 }
