@@ -111,9 +111,12 @@ typedef struct ev_graph {
     int64_t n_file_nodes;         /* nodes in the file                         */
     int64_t n_folded;             /* nodes folded into constants at load       */
     int64_t max_tensor_bytes;     /* limit the graph was loaded with           */
-    void *owned_blocks;           /* large initializers taken over from the
-                                     parse tree (64-byte aligned), freed with
-                                     the graph                                 */
+    void *owned_blocks;           /* the loader's memory for large
+                                     initializers (onnx/weights.h): the file
+                                     mapping they point into, blocks taken
+                                     over from the parse tree, and what is
+                                     needed to evict and restore them; freed
+                                     with the graph                            */
 } ev_graph;
 
 /* One op type of the histogram. */
