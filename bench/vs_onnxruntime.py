@@ -5,16 +5,19 @@ alternately in the same run (issue 4, item 6).
     /usr/bin/python3 bench/vs_onnxruntime.py [--models-dir DIR] [--lib LIBEMBEVAL.so]
         [--node-modules DIR] [--models a,b] [--opset 17] [--batches 1,8]
         [--threads 2] [--warmup 10] [--runs 30] [--precision fp32|bf16]
+        [--gap-ms 500] [--block 1]
         [--markdown FILE]
 
 For every model and batch size, embeval (through libembeval's public C API,
 loaded with ctypes into this process) and onnxruntime-node (a worker process,
 bench/vs_onnxruntime_ort.js) are loaded once, warmed up, then timed
-ALTERNATELY: one embeval inference, one ORT inference, and so on, `--runs`
-times each, with the same intra-op thread count and the same input. On a
-shared, noisy machine this keeps both under the same conditions; the ratio
-of the medians is the figure that matters. Prints a table: model, batch,
-ORT ms, embeval ms (median per batch), ratio embeval/ORT, embeval GFLOP/s
+ALTERNATELY: one embeval inference, one ORT inference, and so on (with
+--block B: B back-to-back inferences of one runtime, then B of the other;
+a --gap-ms pause before every block), `--runs` times each, with the same
+intra-op thread count and the same input. On a shared, noisy machine this
+keeps both under the same conditions; the ratio of the medians is the
+figure that matters. Prints a table: model, batch, ORT ms, embeval ms
+(median per batch), ratio embeval/ORT, embeval GFLOP/s
 (2 x MACs of the plan / median time), and the load times.
 
 Defaults: models from build/models (written by `ctest -R parity.export_models`
@@ -219,6 +222,10 @@ def main(argv=None):
                     help="pause between runs, so that neither runtime's idle threads "
                          "(which spin-wait for a while after a run) steal the CPU from the "
                          "other's measured run (ORT's workers keep spinning for more than 100 ms after a run; default 500)")
+    ap.add_argument("--block", type=int, default=1,
+                    help="back-to-back runs of one runtime before switching to the other "
+                         "(default 1: strict alternation); the gap separates blocks, so with "
+                         "e.g. --block 10 most runs are warm, as in an embedding loop")
     ap.add_argument("--markdown", help="also write the table as Markdown to this file")
     ap.add_argument("-v", "--verbose", action="count", default=0,
                     help="print embeval's log (-v info, -vv debug: fast-path decisions)")
@@ -230,8 +237,12 @@ def main(argv=None):
         ev.verbose(1 + a.verbose)
     rows = []
     print("machine: %s" % machine())
-    print("threads %d, %s, warm-up %d, %d alternating runs each; times are medians per batch"
-          % (a.threads, a.precision, a.warmup, a.runs))
+    if a.block < 1:
+        ap.error("--block must be at least 1")
+    print("threads %d, %s, warm-up %d, %d alternating runs each (blocks of %d, %g ms gaps, ORT "
+          "spinning %s); times are medians per batch"
+          % (a.threads, a.precision, a.warmup, a.runs, a.block, a.gap_ms,
+             {"0": "off", "1": "on"}.get(os.environ.get("EV_ORT_SPIN"), "default")))
     hdr = "%-20s %5s %10s %12s %7s %9s %9s %9s" % ("model", "batch", "ORT ms", "embeval ms",
                                                   "ratio", "GFLOP/s", "ORT load", "ev load")
     print(hdr)
@@ -253,18 +264,16 @@ def main(argv=None):
                 ort.run()
             te, to = [], []
             gap = a.gap_ms / 1e3
-            for i in range(a.runs):
-                # alternate which goes first, so neither always follows the other
-                if i % 2:
+            sides = [(te, ev.run), (to, ort.run)]
+            turn = 0
+            while len(te) < a.runs or len(to) < a.runs:
+                # alternate which goes first, so neither always follows the
+                # other; a block is --block back-to-back runs of one runtime
+                for times, run in (sides if turn % 2 else sides[::-1]):
                     time.sleep(gap)
-                    te.append(ev.run())
-                    time.sleep(gap)
-                    to.append(ort.run())
-                else:
-                    time.sleep(gap)
-                    to.append(ort.run())
-                    time.sleep(gap)
-                    te.append(ev.run())
+                    for _ in range(min(a.block, a.runs - len(times))):
+                        times.append(run())
+                turn += 1
             ev.close()
             ort.close()
             me, mo = statistics.median(te), statistics.median(to)
