@@ -274,47 +274,57 @@ void ev_buf_free(ev_buf *b)
 }
 
 /* ---- files -------------------------------------------------------------- */
+ev_status ev_open_file(const char *path, size_t max_bytes, int *fd, struct stat *st, ev_err *e)
+{
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0) return ev_err_set(e, EV_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    ev_status s = EV_OK;
+    if (fstat(*fd, st) != 0) s = ev_err_set(e, EV_ERR_IO, "cannot stat %s: %s", path, strerror(errno));
+    else if (S_ISDIR(st->st_mode)) s = ev_err_set(e, EV_ERR_IO, "%s is a directory, expected a file", path);
+    else if (st->st_size < 0 || (uint64_t)st->st_size > max_bytes)
+        s = ev_err_set(e, EV_ERR_LIMIT, "%s is %lld bytes, over the limit of %zu", path, (long long)st->st_size,
+                       max_bytes);
+    if (s != EV_OK) {
+        close(*fd);
+        *fd = -1;
+    }
+    return s;
+}
+
+ev_status ev_read_full(int fd, void *dst, size_t len, size_t *got, const char *path, ev_err *e)
+{
+    *got = 0;
+    while (*got < len) {
+        ssize_t r = read(fd, (char *)dst + *got, len - *got);
+        if (r < 0) {
+            if (errno == EINTR) continue;
+            return ev_err_set(e, EV_ERR_IO, "cannot read %s: %s", path, strerror(errno));
+        }
+        if (r == 0) break; /* the file shrank */
+        *got += (size_t)r;
+    }
+    return EV_OK;
+}
+
 ev_status ev_read_file(const char *path, size_t max_bytes, char **out, size_t *len, ev_err *e)
 {
     *out = NULL;
     *len = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ev_err_set(e, EV_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int er = errno;
-        close(fd);
-        return ev_err_set(e, EV_ERR_IO, "cannot stat %s: %s", path, strerror(er));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return ev_err_set(e, EV_ERR_IO, "%s is a directory, expected a file", path);
-    }
-    if (st.st_size < 0 || (uint64_t)st.st_size > max_bytes) {
-        close(fd);
-        return ev_err_set(e, EV_ERR_LIMIT, "%s is %lld bytes, over the limit of %zu", path,
-                          (long long)st.st_size, max_bytes);
-    }
-    size_t cap = (size_t)st.st_size;
+    EV_TRY(ev_open_file(path, max_bytes, &fd, &st, e));
+    size_t cap = (size_t)st.st_size, got;
     char *buf = malloc(cap + 1);
     if (!buf) {
         close(fd);
         return ev_err_set(e, EV_ERR_NOMEM, "out of memory reading %s (%zu bytes)", path, cap);
     }
-    size_t got = 0;
-    while (got < cap) {
-        ssize_t r = read(fd, buf + got, cap - got);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            int er = errno;
-            free(buf);
-            close(fd);
-            return ev_err_set(e, EV_ERR_IO, "cannot read %s: %s", path, strerror(er));
-        }
-        if (r == 0) break; /* file shrank: use what we have */
-        got += (size_t)r;
-    }
+    ev_status s = ev_read_full(fd, buf, cap, &got, path, e); /* a shrunk file: use what we have */
     close(fd);
+    if (s != EV_OK) {
+        free(buf);
+        return s;
+    }
     buf[got] = 0;
     *out = buf;
     *len = got;

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "embeval/common.h"
 
@@ -92,6 +93,13 @@ void ev_buf_free(ev_buf *b);
 /* Read a whole file (at most max_bytes, else EV_ERR_LIMIT). *out is malloc'd
  * and NUL-terminated (the NUL is not counted in *len). */
 ev_status ev_read_file(const char *path, size_t max_bytes, char **out, size_t *len, ev_err *e);
+/* Open path read-only and check it before any allocation: not a directory,
+ * at most max_bytes (else EV_ERR_LIMIT). On success *fd is open (the caller
+ * closes it) and *st holds its fstat. */
+ev_status ev_open_file(const char *path, size_t max_bytes, int *fd, struct stat *st, ev_err *e);
+/* read() into dst until len bytes or end of file (a file that shrank),
+ * retrying on EINTR; *got is the number of bytes read. path: for messages. */
+ev_status ev_read_full(int fd, void *dst, size_t len, size_t *got, const char *path, ev_err *e);
 /* Write atomically: to "<path>.tmp.<pid>", fsync, rename over path. */
 ev_status ev_write_file_atomic(const char *path, const void *data, size_t len, ev_err *e);
 

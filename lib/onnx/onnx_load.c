@@ -1566,41 +1566,22 @@ static size_t compact_payloads(uint8_t *map, size_t len, payload *v, size_t n)
 static ev_status read_file_mapped(const char *path, size_t max_bytes, ev_gmem *gm, size_t *len,
                                   ev_err *e)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ev_err_set(e, EV_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int er = errno;
-        close(fd);
-        return ev_err_set(e, EV_ERR_IO, "cannot stat %s: %s", path, strerror(er));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return ev_err_set(e, EV_ERR_IO, "%s is a directory, expected a file", path);
-    }
-    if (st.st_size < 0 || (uint64_t)st.st_size > max_bytes) {
-        close(fd);
-        return ev_err_set(e, EV_ERR_LIMIT, "%s is %lld bytes, over the limit of %zu", path,
-                          (long long)st.st_size, max_bytes);
-    }
+    EV_TRY(ev_open_file(path, max_bytes, &fd, &st, e));
     size_t cap = (size_t)st.st_size;
     uint8_t *map = mmap(NULL, cap ? cap : 1, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (map == MAP_FAILED) {
         close(fd);
         return ev_err_set(e, EV_ERR_NOMEM, "out of memory reading %s (%zu bytes)", path, cap);
     }
-    size_t got = 0;
-    while (got < cap) {
-        ssize_t r = read(fd, map + got, cap - got);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            int er = errno;
-            munmap(map, cap ? cap : 1);
-            close(fd);
-            return ev_err_set(e, EV_ERR_IO, "cannot read %s: %s", path, strerror(er));
-        }
-        if (r == 0) break; /* file shrank: use what we have (a restore then fails) */
-        got += (size_t)r;
+    size_t got;
+    /* a file that shrank: use what we have (a restore then fails) */
+    ev_status s = ev_read_full(fd, map, cap, &got, path, e);
+    if (s != EV_OK) {
+        munmap(map, cap ? cap : 1);
+        close(fd);
+        return s;
     }
     gm->map = map;
     gm->map_len = cap ? cap : 1;

@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/util.h"
@@ -308,22 +306,6 @@ ev_status ev_npy_parse(const void *buf, size_t len, const char *name, ev_dtype w
     return EV_OK;
 }
 
-/* read() until `len` bytes or end of file; returns the bytes read or -1. */
-static ssize_t read_full(int fd, void *dst, size_t len)
-{
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = read(fd, (char *)dst + got, len - got);
-        if (r < 0) {
-            if (errno == EINTR) continue;
-            return -1;
-        }
-        if (r == 0) break;
-        got += (size_t)r;
-    }
-    return (ssize_t)got;
-}
-
 /* Streams the file: the header from its first bytes, then the data straight
  * into the output array (same dtype) or through a bounded buffer (byte swap,
  * conversion), so the peak memory is the output plus at most NPY_CHUNK bytes,
@@ -332,65 +314,36 @@ ev_status ev_npy_read(const char *path, ev_dtype want, ev_array *out, char *errb
 {
     if (!path || !out) return EV_ERR_INVALID_ARG;
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    char what[256];
-    if (fd < 0) {
-        snprintf(what, sizeof what, "cannot open %s: %s", path, strerror(errno));
-        if (errbuf && errlen) snprintf(errbuf, errlen, "%s", what);
-        return EV_ERR_IO;
-    }
+    ev_err e = {0};
+    int fd;
     struct stat sb;
-    ev_status st = EV_OK;
+    ev_status st = ev_open_file(path, NPY_MAX_FILE, &fd, &sb, &e);
+    if (st != EV_OK) {
+        ev_err_copy(&e, errbuf, errlen);
+        return st;
+    }
     unsigned char *head = NULL;
     void *data = NULL, *tmp = NULL;
-    if (fstat(fd, &sb) != 0) {
-        snprintf(what, sizeof what, "cannot stat %s: %s", path, strerror(errno));
-        st = EV_ERR_IO;
-        goto msg;
-    }
-    if (S_ISDIR(sb.st_mode)) {
-        snprintf(what, sizeof what, "%s is a directory, expected a file", path);
-        st = EV_ERR_IO;
-        goto msg;
-    }
-    if (sb.st_size < 0 || (uint64_t)sb.st_size > NPY_MAX_FILE) {
-        snprintf(what, sizeof what, "%s is %lld bytes, over the limit of %zu", path, (long long)sb.st_size,
-                 NPY_MAX_FILE);
-        st = EV_ERR_LIMIT;
-        goto msg;
-    }
-    size_t total = (size_t)sb.st_size;
+    size_t total = (size_t)sb.st_size, got;
     size_t hcap = total < 12 + NPY_MAX_HEADER ? total : 12 + NPY_MAX_HEADER;
     head = malloc(hcap + 1);
     if (!head) {
         st = fail(errbuf, errlen, EV_ERR_NOMEM, path, "out of memory for .npy header");
         goto done;
     }
-    ssize_t got = read_full(fd, head, hcap);
-    if (got < 0) {
-        snprintf(what, sizeof what, "cannot read %s: %s", path, strerror(errno));
-        st = EV_ERR_IO;
-        goto msg;
-    }
-    if ((size_t)got < hcap) total = (size_t)got; /* the file shrank */
+    if ((st = ev_read_full(fd, head, hcap, &got, path, &e)) != EV_OK) goto io;
+    if (got < hcap) total = got; /* the file shrank */
     npy_info inf;
-    if ((st = npy_head(head, (size_t)got, total, path, &inf, errbuf, errlen)) != EV_OK) goto done;
+    if ((st = npy_head(head, got, total, path, &inf, errbuf, errlen)) != EV_OK) goto done;
     ev_dtype to = want == EV_DT_UNDEFINED ? inf.dt : want;
     if ((st = npy_alloc(&inf, to, path, &data, errbuf, errlen)) != EV_OK) goto done;
     if (lseek(fd, (off_t)inf.doff, SEEK_SET) < 0) {
-        snprintf(what, sizeof what, "cannot seek in %s: %s", path, strerror(errno));
-        st = EV_ERR_IO;
-        goto msg;
+        st = ev_err_set(&e, EV_ERR_IO, "cannot seek in %s: %s", path, strerror(errno));
+        goto io;
     }
     size_t done_b = 0;
     if (!inf.swap && inf.dt == to) {
-        got = read_full(fd, data, inf.bytes);
-        if (got < 0) {
-            snprintf(what, sizeof what, "cannot read %s: %s", path, strerror(errno));
-            st = EV_ERR_IO;
-            goto msg;
-        }
-        done_b = (size_t)got;
+        if ((st = ev_read_full(fd, data, inf.bytes, &done_b, path, &e)) != EV_OK) goto io;
     } else {
         enum { NPY_CHUNK = 8 << 20 };
         size_t per = NPY_CHUNK / inf.es, os = ev_dtype_size(to);
@@ -401,20 +354,16 @@ ev_status ev_npy_read(const char *path, ev_dtype want, ev_array *out, char *errb
         }
         for (int64_t i = 0; i < inf.n;) {
             size_t k = (size_t)(inf.n - i) < per ? (size_t)(inf.n - i) : per;
-            got = read_full(fd, tmp, k * inf.es);
-            if (got < 0) {
-                snprintf(what, sizeof what, "cannot read %s: %s", path, strerror(errno));
-                st = EV_ERR_IO;
-                goto msg;
-            }
-            done_b += (size_t)got;
-            if ((size_t)got < k * inf.es) break;
+            if ((st = ev_read_full(fd, tmp, k * inf.es, &got, path, &e)) != EV_OK) goto io;
+            done_b += got;
+            if (got < k * inf.es) break;
             if (inf.swap) byteswap(tmp, (int64_t)k, inf.es);
             convert(tmp, inf.dt, (char *)data + (size_t)i * os, to, (int64_t)k);
             i += (int64_t)k;
         }
     }
     if (done_b < inf.bytes) {
+        char what[128];
         snprintf(what, sizeof what, "truncated .npy data: header promises %zu bytes, file has %zu", inf.bytes,
                  done_b);
         st = fail(errbuf, errlen, EV_ERR_FORMAT, path, what);
@@ -423,8 +372,8 @@ ev_status ev_npy_read(const char *path, ev_dtype want, ev_array *out, char *errb
     npy_fill(out, &inf, to, data);
     data = NULL;
     goto done;
-msg:
-    if (errbuf && errlen) snprintf(errbuf, errlen, "%s", what);
+io:
+    ev_err_copy(&e, errbuf, errlen);
 done:
     close(fd);
     free(head);
