@@ -358,49 +358,12 @@ static void json_num(FILE *f, double v)
     fputs(b, f);
 }
 
-typedef struct named {
-    char key[48];
-    const ev_metric *m;
-} named;
-
-static int collect(const ev_metrics_result *r, named *out)
-{
-    int n = 0;
-#define ADD(k, mp)                                                                             \
-    do {                                                                                       \
-        snprintf(out[n].key, sizeof out[n].key, "%s", k);                                      \
-        out[n++].m = (mp);                                                                     \
-    } while (0)
-    ADD("map", &r->map);
-    ADD("map_at_r", &r->map_at_r);
-    ADD("r_precision", &r->r_precision);
-    for (int k = 0; k < r->n_ks; k++) {
-        snprintf(out[n].key, sizeof out[n].key, "recall_at_%d", r->ks[k]);
-        out[n++].m = &r->recall_at[k];
-    }
-    for (int k = 0; k < r->n_ks; k++) {
-        snprintf(out[n].key, sizeof out[n].key, "precision_at_%d", r->ks[k]);
-        out[n++].m = &r->precision_at[k];
-    }
-    ADD("silhouette", &r->silhouette);
-    ADD("knn_1_accuracy", &r->knn1_accuracy);
-    snprintf(out[n].key, sizeof out[n].key, "knn_%d_accuracy", r->knn_k);
-    out[n++].m = &r->knn_accuracy;
-    snprintf(out[n].key, sizeof out[n].key, "knn_%d_top5_accuracy", r->knn_k);
-    out[n++].m = &r->knn_top5_accuracy;
-    ADD("linear_probe_accuracy", &r->linear_probe_accuracy);
-    ADD("nmi", &r->nmi);
-    ADD("ari", &r->ari);
-#undef ADD
-    return n;
-}
-
 static void write_json(FILE *f, const ev_metrics_result *r, const ev_metrics_options *o,
                        int64_t n, int64_t d, int64_t ntrain, int64_t ngal, char **names,
                        int per_class)
 {
-    named m[64];
-    int nm = collect(r, m);
+    ev_named_metric m[EV_METRICS_MAX_NAMED];
+    int nm = ev_metrics_named(r, m);
     fprintf(f, "{\n  \"n_items\": %lld,\n  \"dim\": %lld,\n  \"n_classes\": %d,\n", (long long)n,
             (long long)d, (int)r->n_classes);
     fprintf(f, "  \"n_train\": %lld,\n  \"n_gallery\": %lld,\n", (long long)ntrain,
@@ -489,8 +452,8 @@ static void write_json(FILE *f, const ev_metrics_result *r, const ev_metrics_opt
 static void write_table(FILE *f, const ev_metrics_result *r, int64_t n, int64_t d, char **names,
                         int per_class)
 {
-    named m[64];
-    int nm = collect(r, m);
+    ev_named_metric m[EV_METRICS_MAX_NAMED];
+    int nm = ev_metrics_named(r, m);
     fprintf(f, "embeval metrics: %lld items, %d classes, %lld dims\n", (long long)n,
             (int)r->n_classes, (long long)d);
     fprintf(f, "retrieval: %s, %lld queries, %lld excluded (no relevant item)\n",

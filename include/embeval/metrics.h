@@ -190,6 +190,16 @@ EV_API ev_status ev_metrics_evaluate(const ev_metrics_input *in, const ev_metric
                                      ev_metrics_result **out, char *errbuf, size_t errlen);
 EV_API void ev_metrics_result_free(ev_metrics_result *r);
 
+/* The headline metrics of a result under their JSON keys ("map",
+ * "recall_at_5", "knn_20_accuracy", ...), in the order of `embeval metrics
+ * --json`. Fills at most EV_METRICS_MAX_NAMED entries; returns the count. */
+#define EV_METRICS_MAX_NAMED (10 + 2 * EV_METRICS_MAX_K)
+typedef struct ev_named_metric {
+    char key[48];
+    const ev_metric *m;          /* points into the result                    */
+} ev_named_metric;
+EV_API int ev_metrics_named(const ev_metrics_result *r, ev_named_metric out[EV_METRICS_MAX_NAMED]);
+
 /* ---- building blocks ------------------------------------------------- */
 
 /* Scan embeddings: index of the first row holding NaN/Inf (-1 if none),

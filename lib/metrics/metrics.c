@@ -574,3 +574,27 @@ ev_status ev_metrics_evaluate(const ev_metrics_input *in, const ev_metrics_optio
     ev_err_copy(&e, errbuf, errlen);
     return EV_OK;
 }
+
+int ev_metrics_named(const ev_metrics_result *r, ev_named_metric out[EV_METRICS_MAX_NAMED])
+{
+    int n = 0, nk = r->n_ks < 0 ? 0 : r->n_ks > EV_METRICS_MAX_K ? EV_METRICS_MAX_K : r->n_ks;
+#define ADD(mp, ...)                                                                               \
+    do {                                                                                           \
+        snprintf(out[n].key, sizeof out[n].key, __VA_ARGS__);                                      \
+        out[n++].m = (mp);                                                                         \
+    } while (0)
+    ADD(&r->map, "map");
+    ADD(&r->map_at_r, "map_at_r");
+    ADD(&r->r_precision, "r_precision");
+    for (int k = 0; k < nk; k++) ADD(&r->recall_at[k], "recall_at_%d", r->ks[k]);
+    for (int k = 0; k < nk; k++) ADD(&r->precision_at[k], "precision_at_%d", r->ks[k]);
+    ADD(&r->silhouette, "silhouette");
+    ADD(&r->knn1_accuracy, "knn_1_accuracy");
+    ADD(&r->knn_accuracy, "knn_%d_accuracy", r->knn_k);
+    ADD(&r->knn_top5_accuracy, "knn_%d_top5_accuracy", r->knn_k);
+    ADD(&r->linear_probe_accuracy, "linear_probe_accuracy");
+    ADD(&r->nmi, "nmi");
+    ADD(&r->ari, "ari");
+#undef ADD
+    return n;
+}

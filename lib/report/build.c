@@ -28,49 +28,11 @@ static void add_metric(cJSON *o, const char *key, const ev_metric *m)
     evr_add_num(o, key, m->defined ? m->value : NAN);
 }
 
-/* The named metrics of a result, in the order of `embeval metrics --json`. */
-typedef struct named {
-    char key[48];
-    const ev_metric *m;
-} named;
-
-static int collect(const ev_metrics_result *r, named *out)
-{
-    int n = 0;
-#define ADD(k, mp)                                                                                 \
-    do {                                                                                           \
-        snprintf(out[n].key, sizeof out[n].key, "%s", k);                                          \
-        out[n++].m = (mp);                                                                         \
-    } while (0)
-    ADD("map", &r->map);
-    ADD("map_at_r", &r->map_at_r);
-    ADD("r_precision", &r->r_precision);
-    for (int k = 0; k < r->n_ks; k++) {
-        snprintf(out[n].key, sizeof out[n].key, "recall_at_%d", r->ks[k]);
-        out[n++].m = &r->recall_at[k];
-    }
-    for (int k = 0; k < r->n_ks; k++) {
-        snprintf(out[n].key, sizeof out[n].key, "precision_at_%d", r->ks[k]);
-        out[n++].m = &r->precision_at[k];
-    }
-    ADD("silhouette", &r->silhouette);
-    ADD("knn_1_accuracy", &r->knn1_accuracy);
-    snprintf(out[n].key, sizeof out[n].key, "knn_%d_accuracy", r->knn_k);
-    out[n++].m = &r->knn_accuracy;
-    snprintf(out[n].key, sizeof out[n].key, "knn_%d_top5_accuracy", r->knn_k);
-    out[n++].m = &r->knn_top5_accuracy;
-    ADD("linear_probe_accuracy", &r->linear_probe_accuracy);
-    ADD("nmi", &r->nmi);
-    ADD("ari", &r->ari);
-#undef ADD
-    return n;
-}
-
 cJSON *evr_metrics_json(const ev_metrics_result *r, const ev_metrics_options *o, int64_t n, int64_t d,
                         int64_t n_train, int64_t n_gallery, const char *const *class_names)
 {
-    named m[16 + 2 * EV_METRICS_MAX_K];
-    int nm = collect(r, m);
+    ev_named_metric m[EV_METRICS_MAX_NAMED];
+    int nm = ev_metrics_named(r, m);
     cJSON *j = cJSON_CreateObject();
     if (!j) return NULL;
     cJSON_AddNumberToObject(j, "n_items", (double)n);
