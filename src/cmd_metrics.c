@@ -33,7 +33,10 @@ static const char usage_text[] =
     "\n"
     "Metrics:\n"
     "  --metrics LIST             comma-separated subset of retrieval, silhouette,\n"
-    "                             knn, linear-probe, kmeans (default: all)\n"
+    "                             knn, linear-probe, kmeans (default: all), or\n"
+    "                             topk: retrieval without the full-ranking mAP\n"
+    "                             (R@K, P@K, R-precision, MAP@R, exact, from each\n"
+    "                             query's best items; for millions of items)\n"
     "  --k LIST                   K values of Recall@K and Precision@K (default\n"
     "                             1,5,10; at most 16)\n"
     "  --silhouette-metric M      cosine (default) or euclidean\n"
@@ -304,6 +307,7 @@ static int parse_metrics(const char *s, unsigned *what)
         else if (!strcmp(t, "knn")) *what |= EV_METRIC_KNN;
         else if (!strcmp(t, "linear-probe")) *what |= EV_METRIC_LINEAR_PROBE;
         else if (!strcmp(t, "kmeans")) *what |= EV_METRIC_KMEANS;
+        else if (!strcmp(t, "topk")) *what |= EV_METRIC_RETRIEVAL_TOPK;
         else if (!strcmp(t, "all")) *what |= EV_METRIC_ALL;
         else return 0;
     }
@@ -579,8 +583,9 @@ int ev_cmd_metrics(int argc, char **argv)
             break;
         case O_METRICS:
             if (!parse_metrics(optarg, &o.what))
-                return cli_usage_error("metrics", "bad --metrics '%s' (retrieval, silhouette, "
-                                                  "knn, linear-probe, kmeans)", optarg);
+                return cli_usage_error("metrics", "bad --metrics '%s' (retrieval, topk, "
+                                                  "silhouette, knn, linear-probe, kmeans)",
+                                       optarg);
             break;
         case O_K:
             if (!parse_int_list(optarg, o.ks, EV_METRICS_MAX_K, 1, 1000000, &o.n_ks))

@@ -83,7 +83,12 @@ enum {
     EV_METRIC_KNN = 1u << 2,           /* 1-NN and weighted k-NN             */
     EV_METRIC_LINEAR_PROBE = 1u << 3,  /* needs a train set                  */
     EV_METRIC_KMEANS = 1u << 4,        /* k-means NMI / ARI                  */
-    EV_METRIC_ALL = 0x1fu
+    EV_METRIC_ALL = 0x1fu,
+    /* R@K, P@K, R-precision, MAP@R (and leave-one-out kNN) from each query's
+     * best L = max(R, K, knn_k) items, exact, but without the full-ranking
+     * mAP: for very large sets (bf16-screened GEMM, exact float32 re-scoring,
+     * docs/metrics.md). Ignored when EV_METRIC_RETRIEVAL is set. */
+    EV_METRIC_RETRIEVAL_TOPK = 1u << 5
 };
 
 /* Progress: `stage` is "retrieval", "knn", "silhouette", "kmeans",

@@ -120,6 +120,8 @@ typedef struct ctx {
     mx_set ev, tr, ga;
     int has_tr, has_ga;
     double *sil_item;
+    int screen;                  /* MX_SCREEN_* for the top-K scan            */
+    int screened_bf16;
 } ctx;
 
 static void progress(ctx *c, const char *stage, double f)
@@ -131,14 +133,17 @@ static ev_status run_scans(ctx *c, ev_err *e)
 {
     ev_metrics_result *r = c->r;
     const int64_t n = c->ev.n;
-    const bool want_ret = c->o.what & EV_METRIC_RETRIEVAL;
+    /* top-K retrieval: everything but the full-ranking mAP, from each
+     * query's best items only (lib/metrics/topk.c) */
+    const bool topk = !(c->o.what & EV_METRIC_RETRIEVAL) && (c->o.what & EV_METRIC_RETRIEVAL_TOPK);
+    const bool want_ret = (c->o.what & EV_METRIC_RETRIEVAL) || topk;
     const bool want_knn = c->o.what & EV_METRIC_KNN;
     bool knn_in_ret = want_knn && !c->has_tr && !c->has_ga;
     if (want_ret) {
-        r->item_ap = malloc((size_t)n * sizeof(double));
+        if (!topk) r->item_ap = malloc((size_t)n * sizeof(double));
         r->item_map_at_r = malloc((size_t)n * sizeof(double));
         r->item_r_precision = malloc((size_t)n * sizeof(double));
-        if (!r->item_ap || !r->item_map_at_r || !r->item_r_precision)
+        if ((!topk && !r->item_ap) || !r->item_map_at_r || !r->item_r_precision)
             return ev_err_set(e, EV_ERR_NOMEM, "out of memory for per-query results");
         for (int k = 0; k < r->n_ks; k++) {
             r->item_recall_at[k] = malloc((size_t)n * sizeof(double));
@@ -174,8 +179,15 @@ static ev_status run_scans(ctx *c, ev_err *e)
             so.knn_top5 = r->item_knn_top5_correct;
         }
         const mx_set *g = c->has_ga ? &c->ga : &c->ev;
-        EV_TRY(mx_scan(&c->ev, g, !c->has_ga, &so, c->o.threads, c->o.progress,
-                       c->o.progress_user, "retrieval", e));
+        if (topk) {
+            so.screen = c->screen;
+            EV_TRY(mx_scan_topk(&c->ev, g, !c->has_ga, &so, c->o.threads, c->o.progress,
+                                c->o.progress_user, "retrieval", e));
+            c->screened_bf16 = so.screened_bf16;
+        } else {
+            EV_TRY(mx_scan(&c->ev, g, !c->has_ga, &so, c->o.threads, c->o.progress,
+                           c->o.progress_user, "retrieval", e));
+        }
         r->n_excluded = so.n_excluded;
         r->n_queries = n - so.n_excluded;
     }
@@ -193,7 +205,7 @@ static ev_status run_scans(ctx *c, ev_err *e)
     }
     if (want_ret) {
         int64_t cnt;
-        double v = mx_mean_skip_nan(r->item_ap, n, &cnt);
+        double v = mx_mean_skip_nan(topk ? r->item_map_at_r : r->item_ap, n, &cnt);
         if (cnt == 0) {
             const char *why = "no query has a relevant gallery item";
             mx_metric_undef(&r->map, why);
@@ -204,7 +216,10 @@ static ev_status run_scans(ctx *c, ev_err *e)
                 mx_metric_undef(&r->precision_at[k], why);
             }
         } else {
-            mx_metric_set(&r->map, v);
+            if (topk)
+                mx_metric_undef(&r->map, "not computed: top-K retrieval ranks only each "
+                                         "query's best items (full ranking: --metrics retrieval)");
+            else mx_metric_set(&r->map, v);
             mx_metric_set(&r->map_at_r, mx_mean_skip_nan(r->item_map_at_r, n, NULL));
             mx_metric_set(&r->r_precision, mx_mean_skip_nan(r->item_r_precision, n, NULL));
             for (int k = 0; k < r->n_ks; k++) {
@@ -342,11 +357,11 @@ static ev_status run_bootstrap(ctx *c, ev_err *e)
     if (B <= 0) return EV_OK;
     progress(c, "bootstrap", 0);
     double lo[3 + 2 * EV_METRICS_MAX_K], hi[3 + 2 * EV_METRICS_MAX_K];
-    if (r->item_ap && r->map.defined) {
+    if (r->item_map_at_r && r->map_at_r.defined) {
         const double *s[3 + 2 * EV_METRICS_MAX_K];
         ev_metric *m[3 + 2 * EV_METRICS_MAX_K];
         int ns = 0;
-        s[ns] = r->item_ap, m[ns++] = &r->map;
+        if (r->item_ap) s[ns] = r->item_ap, m[ns++] = &r->map;
         s[ns] = r->item_map_at_r, m[ns++] = &r->map_at_r;
         s[ns] = r->item_r_precision, m[ns++] = &r->r_precision;
         for (int k = 0; k < r->n_ks; k++) {
@@ -422,7 +437,7 @@ static void per_class(ctx *c)
                     q++;
                 }
             }
-            if (j == 0) pc->n_queries = q;
+            if (j == 0 || (j == 1 && !src[0])) pc->n_queries = q;
             if (q) mx_metric_set(all[j], sum / q);
             else mx_metric_undef(all[j], pc->n_items ? "no query of this class has a relevant item"
                                                      : none);
@@ -481,12 +496,13 @@ static ev_status evaluate(ctx *c, ev_err *e)
     EV_FAIL_IF(present < 2, e, EV_ERR_DATA,
                "every item has the same label (%s); the metrics need at least 2 classes (%s)",
                cname(in, only, nb, sizeof nb), names[0]);
-    EV_FAIL_IF(singles == present && !c->has_ga && (c->o.what & EV_METRIC_RETRIEVAL), e,
+    EV_FAIL_IF(singles == present && !c->has_ga &&
+                   (c->o.what & (EV_METRIC_RETRIEVAL | EV_METRIC_RETRIEVAL_TOPK)), e,
                EV_ERR_DATA,
                "every class has a single item, so no query has a relevant item; give a "
                "gallery set or more items per class (%s)",
                names[0]);
-    if (singles && !c->has_ga && (c->o.what & EV_METRIC_RETRIEVAL))
+    if (singles && !c->has_ga && (c->o.what & (EV_METRIC_RETRIEVAL | EV_METRIC_RETRIEVAL_TOPK)))
         ev_log(EV_LOG_WARN,
                "%d class%s with a single item (first: %s): %s excluded from retrieval (%s)",
                (int)singles, singles == 1 ? "" : "es", cname(in, first_single, nb, sizeof nb),

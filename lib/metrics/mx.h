@@ -94,9 +94,37 @@ typedef struct mx_scan_out {
     int knn_k;
     double knn_t;
     uint8_t *knn1, *knn_top1, *knn_top5;
+    /* mx_scan_topk only: screening precision (MX_SCREEN_AUTO: bf16 where
+     * oneDNN has a fast bf16 matmul) and what it used */
+    int screen;
+    int screened_bf16;
+    /* mx_scan_topk only: speculative first cuts from a gallery sample
+     * (0 auto: galleries of 65536+ rows; -1 off; test hooks: 1 on with a
+     * 1024-row sample, 2 on and deliberately too high, so queries restart)
+     * and how many queries restarted */
+    int spec_mode;
+    int64_t spec_restarts;
 } mx_scan_out;
+enum {
+    MX_SCREEN_AUTO = 0,
+    MX_SCREEN_FP32 = 1,          /* float32 screening even where bf16 is fast */
+    MX_SCREEN_PORTABLE = 2,      /* test hook: SSE2 scan loops, no AVX-512    */
+    MX_SCREEN_NOGROW = 4         /* test hook: full buffers never grow (the
+                                    exact-scoring rescue runs instead)        */
+};
 ev_status mx_scan(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *o, int threads,
                   ev_progress_fn progress, void *user, const char *stage, ev_err *e);
+
+/* Top-L variant (no full-ranking AP: o->ap must be NULL): exact R@K, P@K,
+ * R-precision, MAP@R and kNN from each query's L best items, screened by a
+ * bf16 GEMM with exact float32 re-scoring (lib/metrics/topk.c). */
+ev_status mx_scan_topk(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *o, int threads,
+                       ev_progress_fn progress, void *user, const char *stage, ev_err *e);
+
+/* kNN outcome of query qi from its hn best neighbours (scores hs, gallery
+ * ids hi, best first; yq its class; cs/cid scratch of hn entries). */
+void mx_knn_finalize(int32_t qi, int hn, const float *hs, const int32_t *hi, const mx_set *g,
+                     int32_t yq, double T, double *cs, int32_t *cid, mx_scan_out *o);
 
 /* Silhouette per item (s[i], NaN-free) over set s; returns the mean. */
 ev_status mx_silhouette(const mx_set *s, ev_distance metric, int threads, double *item,

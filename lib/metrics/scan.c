@@ -300,11 +300,9 @@ static void finalize_rank(const qst *st, const float *thr, const int32_t *tid, u
     }
 }
 
-static void finalize_knn(const qst *st, const float *hs, const int32_t *hi, const mx_set *g,
-                         int32_t yq, double T, double *cs, int32_t *cid, mx_scan_out *o)
+void mx_knn_finalize(int32_t qi, int hn, const float *hs, const int32_t *hi, const mx_set *g,
+                     int32_t yq, double T, double *cs, int32_t *cid, mx_scan_out *o)
 {
-    int32_t qi = st->qi;
-    int hn = st->hn;
     if (o->knn1) o->knn1[qi] = (hn > 0 && g->y[hi[0]] == yq) ? 1 : 0;
     int nc = 0;
     for (int t = 0; t < hn; t++) {
@@ -595,8 +593,8 @@ ev_status mx_scan(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *o, in
                     }
                 }
                 if (K)
-                    finalize_knn(st, w.hs + (size_t)i * K, w.hi + (size_t)i * K, g, st->cls,
-                                 o->knn_t, w.cls_score, w.cls_id, o);
+                    mx_knn_finalize(st->qi, st->hn, w.hs + (size_t)i * K, w.hi + (size_t)i * K, g,
+                                    st->cls, o->knn_t, w.cls_score, w.cls_id, o);
             }
             {
                 int64_t dn;

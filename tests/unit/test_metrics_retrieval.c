@@ -184,7 +184,7 @@ static void compare(const ev_metrics_result *r, const ref_out *o, int n, const c
 {
     int bad = 0;
     for (int i = 0; i < n; i++) {
-        bad += !same(r->item_ap[i], o->ap[i]);
+        if (r->item_ap) bad += !same(r->item_ap[i], o->ap[i]); /* NULL in top-K mode */
         bad += !same(r->item_map_at_r[i], o->mapr[i]);
         bad += !same(r->item_r_precision[i], o->rprec[i]);
         for (int k = 0; k < 3; k++) {
@@ -196,7 +196,7 @@ static void compare(const ev_metrics_result *r, const ref_out *o, int n, const c
         bad += r->item_knn_top5_correct[i] != o->k5[i];
         if (bad && bad < 4)
             fprintf(stderr, "%s: item %d: ap %.9f vs %.9f, mapr %.9f vs %.9f, knn %d/%d\n", what,
-                    i, r->item_ap[i], o->ap[i], r->item_map_at_r[i], o->mapr[i],
+                    i, r->item_ap ? r->item_ap[i] : NAN, o->ap[i], r->item_map_at_r[i], o->mapr[i],
                     r->item_knn_correct[i], o->kw[i]);
     }
     if (bad) fprintf(stderr, "%s: %d mismatches\n", what, bad);
@@ -255,6 +255,28 @@ static void run_case(int n, int ng, int d, int nc, int range, int zeros, const c
         CHECK(memcmp(r1->item_map_at_r, r2->item_map_at_r, n * sizeof(double)) == 0);
         CHECK(memcmp(r1->item_knn_correct, r2->item_knn_correct, n) == 0);
         CHECK(r1->map.value == r2->map.value);
+        /* top-K mode (lib/metrics/topk.c): the same values without mAP,
+         * exact against the same reference, for any thread count */
+        ev_metrics_result *t1 = NULL, *t2 = NULL;
+        o.what = EV_METRIC_RETRIEVAL_TOPK | EV_METRIC_KNN;
+        o.threads = 2;
+        st = ev_metrics_evaluate(&in, &o, &t2, err, sizeof err);
+        if (st != EV_OK) fprintf(stderr, "%s (topk): %s\n", what, err);
+        CHECK(st == EV_OK);
+        o.threads = 1;
+        CHECK(ev_metrics_evaluate(&in, &o, &t1, err, sizeof err) == EV_OK);
+        if (t1 && t2) {
+            char tag[96];
+            snprintf(tag, sizeof tag, "%s (topk)", what);
+            compare(t2, &ro, n, tag);
+            CHECK(t2->item_ap == NULL && !t2->map.defined);
+            CHECK(memcmp(t1->item_map_at_r, t2->item_map_at_r, n * sizeof(double)) == 0);
+            CHECK(memcmp(t1->item_knn_correct, t2->item_knn_correct, n) == 0);
+            CHECK(t2->map_at_r.value == r2->map_at_r.value);
+            CHECK(t2->n_queries == r2->n_queries);
+        }
+        ev_metrics_result_free(t1);
+        ev_metrics_result_free(t2);
         free_ref(&ro);
     }
     ev_metrics_result_free(r1);
