@@ -16,6 +16,8 @@ Run with Debian's /usr/bin/python3 (numpy + scikit-learn). One case per call:
             and kNN must match exactly, ties and a zero vector included.
   gallery   query-vs-gallery protocol on tie-rich data, one query class absent
             from the gallery (excluded queries counted).
+Every retrieval case also runs `--metrics topk` (top-L scan without mAP) and
+checks the same values against the same reference.
   probe     train/test split: linear probe within 1 point of sklearn
             LogisticRegression(solver="liblinear") tuned the same way (stratified
             20% validation split of train, C grid 1e-3..1e3, refit), kNN
@@ -201,6 +203,21 @@ def compare_retrieval(tag, res, ref, ks, exact, topk_tol=1e-9):
                f"({res['n_excluded']} vs {ref['n_excluded']})")
 
 
+def check_topk(tag, exe, args, ref, ks, tol, knn=None):
+    """The same data through `--metrics topk` (each query's best items only,
+    lib/metrics/topk.c): the same values against the same reference, and mAP
+    null with a reason."""
+    res = run_embeval(exe, args + ["--metrics", "topk,knn" if knn else "topk", "--bootstrap", "0"])
+    check_true(f"{tag} topk: map null with a reason", res["map"] is None and "map" in res["reason"])
+    for key in ["map_at_r", "r_precision"] + [f"recall_at_{k}" for k in ks] + \
+               [f"precision_at_{k}" for k in ks]:
+        check(f"{tag} topk {key}", res[key], ref[key], tol)
+    check_true(f"{tag} topk n_excluded", res["n_excluded"] == ref["n_excluded"])
+    if knn:
+        for key, want in zip(["knn_1_accuracy", "knn_20_accuracy", "knn_20_top5_accuracy"], knn):
+            check(f"{tag} topk {key}", res[key], want, max(tol, 1e-12))
+
+
 def case_ties(exe, wd):
     rng = np.random.default_rng(7)
     x, y = planted(rng, 600, 16, 8, 1.0, 1.2, dup=0.1, integer=True)
@@ -217,6 +234,7 @@ def case_ties(exe, wd):
     check("ties knn_1_accuracy", res["knn_1_accuracy"], k1, 1e-12)
     check("ties knn_20_accuracy", res["knn_20_accuracy"], kw, 1e-12)
     check("ties knn_20_top5_accuracy", res["knn_20_top5_accuracy"], k5, 1e-12)
+    check_topk("ties", exe, ["--embeddings", e, "--labels", l], ref, ks, 1e-9, (k1, kw, k5))
     check("ties silhouette cosine", res["silhouette"],
           silhouette_score(x.astype(np.float64), y, metric="cosine"), 1e-5)
     check_clustering("ties", res, x, y, km)
@@ -250,6 +268,8 @@ def case_planted(exe, wd):
     check("planted knn_1_accuracy", res["knn_1_accuracy"], k1, tol)
     check("planted knn_20_accuracy", res["knn_20_accuracy"], kw, tol)
     check("planted knn_20_top5_accuracy", res["knn_20_top5_accuracy"], k5, tol)
+    check_topk("planted", exe, ["--embeddings", e, "--labels", l, "--k", "1,3,5,10,50"], ref, ks,
+               tol, (k1, kw, k5))
     check("planted silhouette cosine", res["silhouette"],
           silhouette_score(x.astype(np.float64), y, metric="cosine"), 1e-5)
     check_clustering("planted", res, x, y, km)
@@ -287,6 +307,8 @@ def case_quantized(exe, wd):
     check("quantized knn_1_accuracy", res["knn_1_accuracy"], k1, 1e-12)
     check("quantized knn_20_accuracy", res["knn_20_accuracy"], kw, 1e-12)
     check("quantized knn_20_top5_accuracy", res["knn_20_top5_accuracy"], k5, 1e-12)
+    check_topk("quantized", exe, ["--embeddings", e, "--labels", l, "--k", "1,2,5,10,100"], ref,
+               ks, 1e-9, (k1, kw, k5))
     check("quantized silhouette cosine", res["silhouette"],
           silhouette_score(x.astype(np.float64), y, metric="cosine"), 1e-5)
     check_true("quantized zero vector counted", res["zero_vectors"] == 1)
@@ -308,6 +330,8 @@ def case_gallery(exe, wd):
     check_true("gallery protocol", res["protocol"] == "query-gallery")
     check_true("gallery excludes queries of the absent class", ref["n_excluded"] > 0)
     compare_retrieval("gallery", res, ref, ks, True)
+    check_topk("gallery", exe, ["--embeddings", eq, "--labels", lq, "--gallery-embeddings", eg,
+                                "--gallery-labels", lg], ref, ks, 1e-9)
     check_true("gallery n_queries", res["n_queries"] == len(q) - ref["n_excluded"])
 
 
