@@ -58,7 +58,8 @@ enum {
     EV_FAST_NO_LNORM = 1 << 3,    /* layer norm patterns stay reference        */
     EV_FAST_NO_WINOGRAD = 1 << 4, /* direct convolutions only                  */
     EV_FAST_NO_ADAPT = 1 << 5,    /* always the full thread count              */
-    EV_FAST_ALT_ONLY = 1 << 6     /* always the one-thread variant (tests)     */
+    EV_FAST_ALT_ONLY = 1 << 6,    /* always the one-thread variant (tests)     */
+    EV_FAST_NO_OWNDW = 1 << 7     /* depthwise convolutions on oneDNN only     */
 };
 
 /* ev_plan_pass_fn: `user` is a const ev_fast_opts *. */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "fast/dwconv.h"
 #include "fast/fuse.h"
 #include "onnx/weights.h"
 
@@ -39,6 +40,7 @@ typedef struct xitem {
      * the resolved pointers of the bindings, in order */
     void (*cfn)(const struct xitem *it, void *const *ptr);
     int64_t cp[4];
+    const void *cd;               /* cfn's description (in prim.owned[0])      */
     double prof_ms;               /* accumulated wall time when profiling      */
     double prof_cpu_ms;           /* accumulated CPU time of the calling thread */
     int64_t prof_n;
@@ -936,6 +938,130 @@ static void k_semul(const xitem *it, void *const *p)
     }
 }
 
+/* ---- our own depthwise convolution (dwconv.h) ---------------------------------------------- */
+
+static void k_dw(const xitem *it, void *const *p)
+{
+    const ev_dwk *k = it->cd;
+    ev_dw_run(k, p[0], p[1], k->pool ? p[3] : NULL, p[2], it->nthr);
+}
+
+/* Channels-last f32 in, channels-last f32 out (+ the per-channel means). */
+static ev_status build_dwconv(bctx *b, const fop *f, ev_err *err)
+{
+    const ev_fconv_spec *cs = &f->conv;
+    int64_t od[4], xd[4] = {cs->n, cs->c, cs->h, cs->w};
+    float lo, hi;
+    int act = ev_dw_act_of(&f->post, &lo, &hi);
+    EV_FAIL_IF(act < 0 || !ev_fconv_out_dims(cs, od), err, EV_ERR_INTERNAL,
+               "fast path: depthwise kernel chosen for an unsupported convolution");
+    dnnl_memory_desc_t xmd, ymd;
+    EV_TRY(ev_fmd_nhwc(&xmd, 4, xd, dnnl_f32, err));
+    EV_TRY(ev_fmd_nhwc(&ymd, 4, od, dnnl_f32, err));
+    bref src, dst, work;
+    EV_TRY(get_input(b, f->in[0], &xmd, &src, err));
+    EV_TRY(alloc_out(b, f->out, &ymd, &dst, err));
+    int nthr = b->sh->c.threads;
+    ev_fctx *c = &b->sh->c;
+    const void *wsrc = cs->weights;
+    if (c->src_acquire) EV_TRY(c->src_acquire(c->src_user, wsrc, err));
+    ev_dwk *k = NULL;
+    void *mem = NULL;
+    ev_status st = ev_dw_init(cs, f->dw_in_act, act, lo, hi, f->dw_pool, nthr, &k, &mem, err);
+    if (c->src_done) c->src_done(c->src_user, wsrc);
+    if (st != EV_OK) return st;
+    xitem *it = NULL;
+    st = add_custom(b, "dwconv", k_dw, &it, err);
+    if (st != EV_OK) {
+        ev_free_aligned(mem);
+        return st;
+    }
+    it->prim.owned[0] = mem;
+    it->prim.n_owned = 1;
+    it->cd = k;
+    snprintf(it->prim.impl, sizeof it->prim.impl, "embeval:avx512%s%s", f->dw_in_act ? "+in_act" : "",
+             f->dw_pool ? "+mean" : "");
+    it->prim.src_md = xmd;
+    it->prim.dst_md = ymd;
+    it->prim.flops = 2.0 * (double)od[0] * (double)od[1] * (double)od[2] * (double)od[3] * (double)(cs->kh * cs->kw);
+    EV_TRY(new_buf(b, ev_dw_work_bytes(k, nthr) + 64, &work, err));
+    EV_TRY(bind(b, it, DNNL_ARG_SRC, src, err));
+    EV_TRY(bind(b, it, DNNL_ARG_DST, dst, err));
+    EV_TRY(bind(b, it, DNNL_ARG_WORKSPACE, work, err));
+    if (f->dw_pool) {
+        dnnl_memory_desc_t pmd;
+        bref pr;
+        EV_TRY(plain_md(b, f->dw_pool_v, dnnl_f32, &pmd, err));
+        EV_TRY(alloc_out(b, f->dw_pool_v, &pmd, &pr, err));
+        EV_TRY(bind(b, it, DNNL_ARG_DST_1, pr, err));
+        set_home(b, f->dw_pool_v, &pmd, pr, 1);
+    }
+    set_home(b, f->out, &ymd, dst, 1);
+    return EV_OK;
+}
+
+static int region_reads(const region *r, int v, int except)
+{
+    for (int k = 0; k < r->n_fcopy; k++)
+        if (k != except)
+            for (int i = 0; i < r->fcopy[k].n_in; i++)
+                if (r->fcopy[k].in[i] == v) return 1;
+    return 0;
+}
+
+static int region_outputs(const region *r, int v)
+{
+    for (int i = 0; i < r->n_out; i++)
+        if (r->out_v[i] == v) return 1;
+    return 0;
+}
+
+/* Which convolutions of a region run on our depthwise kernel, and what it
+ * absorbs: the swish post-op of the convolution that produces its input
+ * (when nothing else reads that value) and a global average pooling of its
+ * output (squeeze-excitation). Works on the region's own copies of the
+ * fops; f32 AVX-512 only. */
+static void dw_prepass(region *r)
+{
+    if (r->o.bf16 || (r->o.disable & EV_FAST_NO_OWNDW) || !ev_dw_available()) return;
+    ev_plan *p = r->p;
+    for (int k = 0; k < r->n_fcopy; k++) {
+        fop *f = &r->fcopy[k];
+        float lo, hi;
+        if (f->kind != FOP_CONV || f->failed || f->sum_in >= 0 || f->n_in != 1 || !ev_dw_fits(&f->conv) ||
+            ev_dw_act_of(&f->post, &lo, &hi) < 0)
+            continue;
+        const ev_tensor *xt = &p->vals[f->in[0]];
+        if (xt->rank != 4 || xt->dims[0] != f->conv.n || xt->dims[1] != f->conv.c) continue;
+        f->dw = 1;
+        int x = f->in[0];
+        for (int j = 0; j < k; j++) {
+            fop *q = &r->fcopy[j];
+            if (q->kind != FOP_CONV || q->out != x || q->failed || q->post.n < 1) continue;
+            const ev_fpo *o = &q->post.op[q->post.n - 1];
+            if (o->kind != EV_FPO_ELTWISE || o->alg != dnnl_eltwise_swish || o->alpha != 1.0f || o->scale != 1.0f)
+                continue;
+            if (region_reads(r, x, k) || region_outputs(r, x)) continue;
+            q->post.n--;
+            f->dw_in_act = EV_DW_SWISH;
+        }
+        int64_t od[4];
+        if (!ev_fconv_out_dims(&f->conv, od)) continue;
+        for (int j = k + 1; j < r->n_fcopy; j++) {
+            fop *q = &r->fcopy[j];
+            const ev_fpool_spec *ps = &q->pool;
+            if (q->kind != FOP_POOL || q->failed || q->merged || q->in[0] != f->out || ps->max || ps->kh != od[2] ||
+                ps->kw != od[3] || ps->oh != 1 || ps->ow != 1 || ps->pad[0] || ps->pad[1] || ps->pad[2] ||
+                ps->pad[3])
+                continue;
+            f->dw_pool = 1;
+            f->dw_pool_v = q->out;
+            q->merged = 1;
+            break;
+        }
+    }
+}
+
 /* Channels-last, dense, f32, 4-D? */
 static int is_nhwc_f32(const dnnl_memory_desc_t *md)
 {
@@ -1006,7 +1132,7 @@ static ev_status build_binary(bctx *b, const fop *f, ev_err *err)
         bref dst;
         if (src_is_home0(b, f->in[0], &s0) && can_inplace(b, f->in[0], &m0)) dst = s0;
         else EV_TRY(alloc_out(b, f->out, &m0, &dst, err));
-        xitem *it;
+        xitem *it = NULL;
         EV_TRY(add_custom(b, "semul", k_semul, &it, err));
         it->cp[0] = m0.dims[0];
         it->cp[1] = m0.dims[2] * m0.dims[3];
@@ -1303,10 +1429,10 @@ static int fop_threads(const bctx *b, const fop *f)
 static ev_status build_fop(bctx *b, const fop *f, ev_err *err)
 {
     switch (f->kind) {
-    case FOP_CONV: return build_conv(b, f, err);
+    case FOP_CONV: return f->dw ? build_dwconv(b, f, err) : build_conv(b, f, err);
     case FOP_MATMUL: return build_matmul(b, f, err);
     case FOP_BMM: return build_bmm(b, f, err);
-    case FOP_POOL: return build_pool(b, f, err);
+    case FOP_POOL: return f->merged ? EV_OK : build_pool(b, f, err);
     case FOP_ELTWISE: return build_eltwise(b, f, err);
     case FOP_BINARY: return build_binary(b, f, err);
     case FOP_SOFTMAX: return build_softmax(b, f, err);
@@ -1628,6 +1754,7 @@ static ev_status build_group(pass_state *S, int gi, int *bad, ev_err *err)
             r->in_v[r->n_in++] = v;
         }
     }
+    dw_prepass(r);
     int badk = -1;
     r->adaptive = S->sh->c.threads > 1 && !(S->o->disable & (EV_FAST_NO_ADAPT | EV_FAST_ALT_ONLY));
     st = build_items(r, S->sh->c.threads, &badk, err);

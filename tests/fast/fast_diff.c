@@ -8,7 +8,7 @@
  *     cosine >= 0.999                                  (--bf16)
  *
  *   fast_diff MODEL.onnx [--batch B] [--threads N] [--disable MASK] [--bf16]
- *             [--min-fused K] [--min-fused-frac F] [--max-fallbacks K] [--profile RUNS]
+ *             [--min-fused K] [--min-fused-frac F] [--max-fallbacks K] [--profile RUNS] [--profile-top N]
  *
  * --min-fused / --min-fused-frac fail the test if fewer than K plan steps
  * (or fraction F of them) were fused, so a pattern that silently stops
@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     const char *path = NULL;
     int batch = 1, threads = 2, bf16 = 0, min_fused = 0, max_fallbacks = -1;
     double min_frac = 0.0;
-    int disable = 0, profile = 0, dump = 0;
+    int disable = 0, profile = 0, dump = 0, top = 40;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
@@ -78,6 +78,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--bf16")) bf16 = 1;
         else if (!strcmp(argv[i], "--dump")) dump = 1;
         else if (!strcmp(argv[i], "--profile") && i + 1 < argc) profile = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--profile-top") && i + 1 < argc) top = atoi(argv[++i]);
         else if (argv[i][0] != '-' && !path) path = argv[i];
         else {
             fprintf(stderr, "usage: fast_diff MODEL.onnx [--batch B] [--threads N] [--disable MASK] "
@@ -220,7 +221,7 @@ int main(int argc, char **argv)
         ev_fast_profile(0);
         ev_buf b;
         ev_buf_init(&b, 0);
-        ev_fast_profile_report(pf, &b, 40);
+        ev_fast_profile_report(pf, &b, top);
         printf("profile: %.3f ms per run (wall)\n%s", per, b.data ? b.data : "");
         ev_buf_free(&b);
     }
