@@ -103,6 +103,9 @@ typedef struct ev_fast_adapt {
     int fails;                       /* explorations in a row that lost      */
     int warm;                        /* cold runs skipped so far              */
     int since;                       /* runs since the last mode decision     */
+    int back;                        /* one-thread mode: runs between checks
+                                        of the full variant (8 after a switch,
+                                        then 16: contention is often short)   */
 } ev_fast_adapt;
 /* 1 if the next run should use the one-thread variant. */
 int ev_fast_adapt_choose(const ev_fast_adapt *a);

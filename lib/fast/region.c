@@ -211,8 +211,10 @@ static double mono_ms(void)
  *     cores), run the one-thread variant three times; switch to it if their
  *     median beats the recent full-thread median by 15%, else retry after 8,
  *     16, 32, then every 64 runs;
- *   - one-thread mode: every 16 runs, run the full variant three times;
- *     switch back if their median beats the recent one-thread median.
+ *   - one-thread mode: 8 runs after the switch, then every 16 runs, run
+ *     the full variant three times; switch back if their median beats the
+ *     recent one-thread median (contention is often short: a first check
+ *     after 8 runs halves the time spent on one thread after a burst).
  * On a quiet machine the full variant keeps its times and CPU share and
  * nothing else ever runs. */
 /* Median of the recent runs in a ring (0 if none). */
@@ -263,6 +265,7 @@ void ev_fast_adapt_update(ev_fast_adapt *a, int one, double dt, double cpu, int 
             if (a->n_one >= 3 && o < 0.85 * recent_med(a->full, a->n_full)) {
                 a->mode = 1;
                 a->fails = 0;
+                a->back = 8;
             } else {
                 /* back off: 8, 16, 32, 64 runs */
                 a->cool = EV_FAST_ADAPT_WIN << (a->fails < 3 ? a->fails : 3);
@@ -277,6 +280,8 @@ void ev_fast_adapt_update(ev_fast_adapt *a, int one, double dt, double cpu, int 
                 a->cool = 8;
                 /* forget the slow full-thread runs of the busy period */
                 for (int i = 0; i < EV_FAST_ADAPT_WIN; i++) a->full[i] = e[i % 3];
+            } else {
+                a->back = 16;
             }
         }
         a->since = 0;
@@ -290,7 +295,7 @@ void ev_fast_adapt_update(ev_fast_adapt *a, int one, double dt, double cpu, int 
         if (a->cool == 0 && a->n_full >= 4 &&
             (recent_med(a->full, a->n_full) > 1.5 * a->best_full || a->ema_util < 0.7))
             a->explore = 3;
-    } else if (a->since >= 16) {
+    } else if (a->since >= (a->back > 0 ? a->back : 16)) {
         a->explore = 3;
     }
 }
@@ -674,15 +679,17 @@ static ev_status build_conv(bctx *b, const fop *f, ev_err *err)
                      ? &hx->md
                      : NULL;
     s.winograd = !(b->o->disable & EV_FAST_NO_WINOGRAD);
-    /* bf16: a residual sum accumulates in f32 (the residual stream stays
-     * f32). The high-resolution early layers (output >= 1/16 of the image's
-     * pixels: stem and first stage) stay f32: rounding errors made there are
-     * amplified by every later layer (ResNet-50 with random weights: cosine
-     * to fp32 0.9954 all-bf16, 0.9999 with this rule), while they hold a
-     * small share of the MACs. */
-    s.dst_dt = f->sum_in >= 0 ? dnnl_f32 : b->dt;
+    /* bf16: the stem (output >= 1/4 of the image's pixels) stays f32: the
+     * rounding errors made there are amplified by every later layer, while
+     * it holds a small share of the MACs. Everything after it, residual
+     * sums included, is bf16 (f32 accumulation inside each primitive), so
+     * that no f32 <-> bf16 reorders run between the blocks. ResNet-50 with
+     * random weights, cosine to fp32: 0.9954 all-bf16, 0.99955 with this
+     * rule; the earlier rule (f32 up to 1/16 of the pixels and f32
+     * residual sums: 0.99994) was 11% (batch 1) to 18% (batch 8) slower. */
+    s.dst_dt = b->dt;
     int64_t od[4];
-    if (b->dt == dnnl_bf16 && b->in_hw > 0 && ev_fconv_out_dims(&s, od) && od[2] * od[3] * 16 >= b->in_hw)
+    if (b->dt == dnnl_bf16 && b->in_hw > 0 && ev_fconv_out_dims(&s, od) && od[2] * od[3] * 4 >= b->in_hw)
         s.dt = s.dst_dt = dnnl_f32;
     ev_fprim pr;
     ev_status st = ev_fconv_create(&b->sh->c, &s, &pr, err);
