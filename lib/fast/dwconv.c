@@ -95,11 +95,17 @@ ev_status ev_dw_init(const ev_fconv_spec *s, int in_act, int out_act, float lo, 
     if (k->wp < need) k->wp = need;
     int64_t nb = C / BLK;
     if (nthr < 1) nthr = 1;
-    /* one unit per image when there are enough images, else split the
-     * channels so that every thread has work */
-    int groups = s->n >= 2 * nthr ? 1 : (int)(nb < nthr ? nb : nthr);
+    /* one unit per image when there are enough images; else every thread
+     * takes a band of rows (contiguous memory; the k - 1 rows around a cut
+     * are activated twice), or a group of channels when there are few rows */
+    int groups = 1, chunks = 1;
+    if (s->n < 2 * nthr) {
+        if (k->oh >= 8 * nthr) chunks = nthr;
+        else groups = (int)(nb < nthr ? nb : nthr);
+    }
     if (groups < 1) groups = 1;
     k->groups = groups;
+    k->chunks = chunks;
     k->cg = ceil_div(nb, groups) * BLK;
     k->wt = wt;
     k->bias = bias;
@@ -116,7 +122,16 @@ static size_t thread_bytes(const ev_dwk *k)
     return (rows + sums + 64 + 63) / 64 * 64;
 }
 
-size_t ev_dw_work_bytes(const ev_dwk *k, int nthr) { return thread_bytes(k) * (size_t)(nthr < 1 ? 1 : nthr); }
+/* Partial channel sums of every unit (row chunks of one image add up). */
+static size_t partial_bytes(const ev_dwk *k)
+{
+    return (size_t)(k->n * k->groups * k->chunks) * (size_t)k->cg * sizeof(float);
+}
+
+size_t ev_dw_work_bytes(const ev_dwk *k, int nthr)
+{
+    return thread_bytes(k) * (size_t)(nthr < 1 ? 1 : nthr) + partial_bytes(k) + 64;
+}
 
 #ifdef EV_DW_X86
 
@@ -264,8 +279,8 @@ static TGT void fill_row(const ev_dwk *k, const float *x, int64_t n, int64_t ih,
     }
 }
 
-static TGT void dw_unit(const ev_dwk *k, const float *x, float *y, float *pool, int64_t n, int64_t b0,
-                        int64_t nb, char *work)
+static TGT void dw_unit(const ev_dwk *k, const float *x, float *y, float *part, int64_t n, int64_t b0,
+                        int64_t nb, int64_t oh0, int64_t oh1, char *work)
 {
     int K = k->k;
     int64_t wp = k->wp, slot_floats = nb * wp * BLK;
@@ -275,7 +290,7 @@ static TGT void dw_unit(const ev_dwk *k, const float *x, float *y, float *pool, 
     dw_row_fn fn = K == 3 ? (k->s == 1 ? dw_row_3_1 : dw_row_3_2) : (k->s == 1 ? dw_row_5_1 : dw_row_5_2);
     __m512 lo = _mm512_set1_ps(k->lo), hi = _mm512_set1_ps(k->hi);
     for (int64_t bb = 0; bb < nb; bb++) _mm512_store_ps(sums + bb * BLK, _mm512_setzero_ps());
-    for (int64_t oh = 0; oh < k->oh; oh++) {
+    for (int64_t oh = oh0; oh < oh1; oh++) {
         const float *rows[5];
         for (int i = 0; i < K; i++) {
             int64_t ih = oh * k->s - k->pt + i;
@@ -296,27 +311,44 @@ static TGT void dw_unit(const ev_dwk *k, const float *x, float *y, float *pool, 
             _mm512_store_ps(sums + bb * BLK, ps);
         }
     }
-    if (k->pool && pool) {
-        __m512 inv = _mm512_set1_ps(1.0f / (float)(k->oh * k->ow));
-        for (int64_t bb = 0; bb < nb; bb++)
-            _mm512_storeu_ps(pool + n * k->c + (b0 + bb) * BLK, _mm512_mul_ps(_mm512_load_ps(sums + bb * BLK), inv));
-    }
+    if (part)
+        for (int64_t bb = 0; bb < nb; bb++) _mm512_storeu_ps(part + bb * BLK, _mm512_load_ps(sums + bb * BLK));
 }
 
 void ev_dw_run(const ev_dwk *k, const float *x, float *y, float *pool, void *work, int nthr)
 {
     int64_t nb_all = k->c / BLK, per = ceil_div(nb_all, k->groups);
-    int64_t units = k->n * k->groups;
+    int64_t gc = (int64_t)k->groups * k->chunks, units = k->n * gc;
+    int64_t rows = ceil_div(k->oh, k->chunks);
+    if (nthr < 1) nthr = 1;
     size_t tb = thread_bytes(k);
     char *w0 = (char *)(((uintptr_t)work + 63) & ~(uintptr_t)63);
-    if (nthr < 1) nthr = 1;
+    float *part = (float *)(w0 + tb * (size_t)nthr); /* [units][cg] */
+    int pool_on = k->pool && pool;
 #pragma omp parallel for num_threads(nthr) if (nthr > 1 && units > 1) schedule(static)
     for (int64_t u = 0; u < units; u++) {
-        int64_t n = u / k->groups, g = u % k->groups;
+        int64_t n = u / gc, g = (u % gc) / k->chunks, ch = u % k->chunks;
         int64_t b0 = g * per, nb = b0 + per <= nb_all ? per : nb_all - b0;
-        if (nb <= 0) continue;
-        dw_unit(k, x, y, pool, n, b0, nb, w0 + tb * (size_t)omp_get_thread_num());
+        int64_t oh0 = ch * rows, oh1 = oh0 + rows < k->oh ? oh0 + rows : k->oh;
+        if (nb <= 0 || oh0 >= oh1) {
+            if (pool_on && nb > 0) memset(part + u * k->cg, 0, (size_t)(nb * BLK) * sizeof(float));
+            continue;
+        }
+        dw_unit(k, x, y, pool_on ? part + u * k->cg : NULL, n, b0, nb, oh0, oh1,
+                w0 + tb * (size_t)omp_get_thread_num());
     }
+    if (!pool_on) return;
+    /* means: the row chunks of a (image, group) add up */
+    float inv = 1.0f / (float)(k->oh * k->ow);
+    for (int64_t n = 0; n < k->n; n++)
+        for (int64_t g = 0; g < k->groups; g++) {
+            int64_t b0 = g * per, nb = b0 + per <= nb_all ? per : nb_all - b0;
+            for (int64_t c = 0; c < nb * BLK; c++) {
+                float acc = 0.0f;
+                for (int64_t ch = 0; ch < k->chunks; ch++) acc += part[((n * k->groups + g) * k->chunks + ch) * k->cg + c];
+                pool[n * k->c + b0 * BLK + c] = acc * inv;
+            }
+        }
 }
 
 #else /* not x86-64 with GCC/Clang: never used */

@@ -37,7 +37,9 @@ typedef struct ev_dwk {
     float lo, hi;                 /* EV_DW_CLIP bounds                        */
     int pool;                     /* write per-channel means                  */
     int64_t wp;                   /* padded row width (pixels)                */
-    int groups;                   /* channel groups: parallel units n*groups  */
+    int groups;                   /* channel groups                           */
+    int chunks;                   /* row chunks: parallel units
+                                     n * groups * chunks                      */
     int64_t cg;                   /* channels of the largest group            */
     const float *wt;              /* [c/16][k*k][16]                          */
     const float *bias;            /* [c]                                      */
