@@ -197,12 +197,17 @@ static TGT AINL void dw_block(const float *const *rows, const float *wv, __m512 
 #pragma GCC unroll 5
     for (int i = 0; i < K; i++) {
         const float *r = rows[i];
+        /* every input vector of this kernel row loaded once (an output
+         * pixel's taps overlap its neighbours'): J + K - 1 loads instead of
+         * J * K for stride 1 */
+        __m512 v[7 * 2 + 5];
+#pragma GCC unroll 19
+        for (int q = 0; q < (J - 1) * S + K; q++) v[q] = _mm512_load_ps(r + (int64_t)q * BLK);
 #pragma GCC unroll 5
         for (int t = 0; t < K; t++) {
             __m512 wvec = _mm512_load_ps(wv + (i * K + t) * BLK);
 #pragma GCC unroll 8
-            for (int j = 0; j < J; j++)
-                acc[j] = _mm512_fmadd_ps(_mm512_load_ps(r + (int64_t)(j * S + t) * BLK), wvec, acc[j]);
+            for (int j = 0; j < J; j++) acc[j] = _mm512_fmadd_ps(v[j * S + t], wvec, acc[j]);
         }
     }
     __m512 ps = *psum;
