@@ -6,7 +6,7 @@ alternately in the same run (issue 4, item 6).
         [--node-modules DIR] [--models a,b] [--opset 17] [--batches 1,8]
         [--threads 2] [--warmup 10] [--runs 30] [--precision fp32|bf16]
         [--gap-ms 500] [--block 1]
-        [--markdown FILE]
+        [--markdown FILE] [--times]
 
 For every model and batch size, embeval (through libembeval's public C API,
 loaded with ctypes into this process) and onnxruntime-node (a worker process,
@@ -227,6 +227,8 @@ def main(argv=None):
                          "(default 1: strict alternation); the gap separates blocks, so with "
                          "e.g. --block 10 most runs are warm, as in an embedding loop")
     ap.add_argument("--markdown", help="also write the table as Markdown to this file")
+    ap.add_argument("--times", action="store_true",
+                    help="also print every measured time, in run order (diagnostics)")
     ap.add_argument("-v", "--verbose", action="count", default=0,
                     help="print embeval's log (-v info, -vv debug: fast-path decisions)")
     a = ap.parse_args(argv)
@@ -259,11 +261,21 @@ def main(argv=None):
             ort = Ort(a.node, nm, path, batch, a.threads, 42)
             ev_load, macs = ev.open(path, batch, a.ev_threads if a.ev_threads else a.threads,
                                     a.precision == "bf16", data)
-            for _ in range(a.warmup):
-                ev.run()
-                ort.run()
-            te, to = [], []
             gap = a.gap_ms / 1e3
+            # warm-up: each runtime in its own block after a gap (strictly
+            # alternated warm-up runs let ORT's spinning workers take a core
+            # from embeval's runs, which its adaptive-threads policy then
+            # answers with its one-thread variant for a while)
+            if a.block > 1:
+                for run in (ev.run, ort.run):
+                    time.sleep(gap)
+                    for _ in range(a.warmup):
+                        run()
+            else:
+                for _ in range(a.warmup):
+                    ev.run()
+                    ort.run()
+            te, to = [], []
             sides = [(te, ev.run), (to, ort.run)]
             turn = 0
             while len(te) < a.runs or len(to) < a.runs:
@@ -276,6 +288,9 @@ def main(argv=None):
                 turn += 1
             ev.close()
             ort.close()
+            if a.times:
+                print("  embeval ms: " + " ".join("%.1f" % t for t in te))
+                print("  ORT ms:     " + " ".join("%.1f" % t for t in to))
             me, mo = statistics.median(te), statistics.median(to)
             gf = 2.0 * macs / (me * 1e-3) * 1e-9 if me > 0 else 0.0
             row = (name, batch, mo, me, me / mo, gf, ort.load_ms, ev_load)

@@ -58,7 +58,10 @@ enum {
     EV_FAST_NO_LNORM = 1 << 3,    /* layer norm patterns stay reference        */
     EV_FAST_NO_WINOGRAD = 1 << 4, /* direct convolutions only                  */
     EV_FAST_NO_ADAPT = 1 << 5,    /* always the full thread count              */
-    EV_FAST_ALT_ONLY = 1 << 6     /* always the one-thread variant (tests)     */
+    EV_FAST_ALT_ONLY = 1 << 6,    /* always the one-thread variant (tests)     */
+    EV_FAST_NO_OWNDW = 1 << 7,    /* depthwise convolutions on oneDNN only     */
+    EV_FAST_NO_FRONT = 1 << 8,    /* no image-by-image front at batch > 1      */
+    EV_FAST_FORCE_FRONT = 1 << 9  /* front whatever the activations' size (tests) */
 };
 
 /* ev_plan_pass_fn: `user` is a const ev_fast_opts *. */
@@ -73,6 +76,7 @@ typedef struct ev_fast_stats {
     int n_reorders;               /* of which reorders                         */
     int n_ref_steps;              /* steps left on reference kernels           */
     int n_fallbacks;              /* fops refused by oneDNN (ref: or unsupp.)   */
+    int n_front_ops;              /* fused ops run image by image (batch > 1)  */
     int64_t scratch_bytes;        /* largest region scratch                    */
     int64_t weights_bytes;        /* reordered weights held by the plan        */
 } ev_fast_stats;
@@ -102,6 +106,9 @@ typedef struct ev_fast_adapt {
     int fails;                       /* explorations in a row that lost      */
     int warm;                        /* cold runs skipped so far              */
     int since;                       /* runs since the last mode decision     */
+    int back;                        /* one-thread mode: runs between checks
+                                        of the full variant (8 after a switch,
+                                        then 16: contention is often short)   */
 } ev_fast_adapt;
 /* 1 if the next run should use the one-thread variant. */
 int ev_fast_adapt_choose(const ev_fast_adapt *a);

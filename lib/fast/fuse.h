@@ -73,6 +73,16 @@ typedef struct fop {
      * drop_axis >= 0 for Gather with a scalar index */
     int64_t sl_start[EV_MAX_RANK], sl_step[EV_MAX_RANK];
     int drop_axis;
+    /* FOP_CONV run by our own depthwise kernel (dwconv.h), decided per
+     * region (region.c, dw_prepass): dw_in_act is applied to the input as
+     * it is read (the producer's swish post-op moved here); with dw_pool
+     * the kernel also writes value dw_pool_v, the per-channel mean of its
+     * output (a global average pooling fop, then `merged`). */
+    int dw;
+    int dw_in_act;
+    int dw_pool;
+    int dw_pool_v;
+    int merged;                   /* computed by another fop: nothing to build */
 } fop;
 
 typedef struct fop_list {

@@ -8,12 +8,14 @@
  *     cosine >= 0.999                                  (--bf16)
  *
  *   fast_diff MODEL.onnx [--batch B] [--threads N] [--disable MASK] [--bf16]
- *             [--min-fused K] [--min-fused-frac F] [--max-fallbacks K] [--profile RUNS]
+ *             [--min-fused K] [--min-fused-frac F] [--max-fallbacks K] [--min-front K]
+ *             [--profile RUNS] [--profile-top N] [--dump]
  *
  * --min-fused / --min-fused-frac fail the test if fewer than K plan steps
  * (or fraction F of them) were fused, so a pattern that silently stops
  * matching is noticed; --max-fallbacks bounds the fused ops that oneDNN
- * refused. Prints one line with the agreement and the fast path's
+ * refused; --min-front fails it if fewer than K fused ops run image by
+ * image (batch > 1, see region.c). Prints one line with the agreement and the fast path's
  * statistics; --profile times every primitive over RUNS extra runs.
  */
 #include <math.h>
@@ -65,23 +67,25 @@ static int run_plan(const ev_graph *g, const ev_tensor *in, int n_in, const ev_p
 int main(int argc, char **argv)
 {
     const char *path = NULL;
-    int batch = 1, threads = 2, bf16 = 0, min_fused = 0, max_fallbacks = -1;
+    int batch = 1, threads = 2, bf16 = 0, min_fused = 0, max_fallbacks = -1, min_front = 0;
     double min_frac = 0.0;
-    int disable = 0, profile = 0, dump = 0;
+    int disable = 0, profile = 0, dump = 0, top = 40;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--batch") && i + 1 < argc) batch = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--disable") && i + 1 < argc) disable = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--min-fused") && i + 1 < argc) min_fused = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--max-fallbacks") && i + 1 < argc) max_fallbacks = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--min-front") && i + 1 < argc) min_front = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--min-fused-frac") && i + 1 < argc) min_frac = atof(argv[++i]);
         else if (!strcmp(argv[i], "--bf16")) bf16 = 1;
         else if (!strcmp(argv[i], "--dump")) dump = 1;
         else if (!strcmp(argv[i], "--profile") && i + 1 < argc) profile = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--profile-top") && i + 1 < argc) top = atoi(argv[++i]);
         else if (argv[i][0] != '-' && !path) path = argv[i];
         else {
             fprintf(stderr, "usage: fast_diff MODEL.onnx [--batch B] [--threads N] [--disable MASK] "
-                            "[--bf16] [--min-fused K] [--min-fused-frac F] [--max-fallbacks K] "
+                            "[--bf16] [--min-fused K] [--min-fused-frac F] [--max-fallbacks K] [--min-front K] "
                             "[--profile RUNS]\n");
             return 2;
         }
@@ -185,6 +189,11 @@ int main(int argc, char **argv)
                 min_fused);
         fail = 1;
     }
+    if (fs.n_front_ops < min_front) {
+        fprintf(stderr, "fast_diff: %d fused ops run image by image, expected at least %d\n",
+                fs.n_front_ops, min_front);
+        fail = 1;
+    }
     if (max_fallbacks >= 0 && fs.n_fallbacks > max_fallbacks) {
         fprintf(stderr, "fast_diff: %d fused ops fell back to reference kernels (max %d)\n",
                 fs.n_fallbacks, max_fallbacks);
@@ -220,7 +229,7 @@ int main(int argc, char **argv)
         ev_fast_profile(0);
         ev_buf b;
         ev_buf_init(&b, 0);
-        ev_fast_profile_report(pf, &b, 40);
+        ev_fast_profile_report(pf, &b, top);
         printf("profile: %.3f ms per run (wall)\n%s", per, b.data ? b.data : "");
         ev_buf_free(&b);
     }

@@ -124,6 +124,54 @@ def clip6_patterns(out):
     g.save(out, [3, 32, 32], x)
 
 
+def dw_patterns(out):
+    """EfficientNet-style blocks for the fast path's own depthwise kernel
+    (lib/fast/dwconv.c): SiLU moved from the producing convolution into the
+    kernel's input, squeeze-excitation pooling computed by the kernel, 3x3
+    and 5x5, stride 1 and 2, asymmetric pads, odd widths (register block
+    tails), a producer read twice (SiLU stays), and shapes the kernel
+    refuses (channels not a multiple of 16, dilation)."""
+    g = G("dw_patterns", 13)
+
+    def silu(x):
+        return g.op("Mul", [x, g.op("Sigmoid", [x])])
+
+    def dw(x, c, k, stride=1, pads=None, dil=1):
+        w = RNG.normal(0, 1.0 / k, (c, 1, k, k))
+        p = pads if pads is not None else [k // 2] * 4
+        return g.op("Conv", [x, g.const(w), g.const(RNG.normal(0, 0.1, c))], kernel_shape=[k, k],
+                    strides=[stride, stride], pads=p, group=c, dilations=[dil, dil])
+
+    def se(x, c, reduce_mean=False):
+        if reduce_mean:
+            s = g.op("ReduceMean", [x], axes=[2, 3], keepdims=1)
+        else:
+            s = g.op("GlobalAveragePool", [x])
+        s = silu(g.conv(s, c, 8, 1))
+        s = g.op("Sigmoid", [g.conv(s, 8, c, 1)])
+        return g.op("Mul", [x, s])
+
+    x = silu(g.conv("input", 3, 32, 3, stride=2))          # 23x23, SiLU moves into dw
+    y = silu(dw(x, 32, 3))
+    y = se(y, 32)
+    y = g.conv(y, 32, 16, 1)
+    y = silu(g.conv(y, 16, 96, 1))                         # expand
+    y = silu(dw(y, 96, 5, stride=2, pads=[1, 2, 2, 1]))    # asymmetric pads
+    y = se(y, 96, reduce_mean=True)
+    y = g.conv(y, 96, 32, 1)
+    y = g.op("Relu", [dw(y, 32, 3, stride=2, pads=[0, 0, 1, 1])])  # TF "same" padding
+    x2 = silu(g.conv(y, 32, 48, 1))
+    y2 = silu(dw(x2, 48, 5))                               # x2 also read by Concat
+    y = g.op("Concat", [x2, y2], axis=1)                   # 96 channels
+    y = g.op("Relu", [dw(y, 96, 3, dil=2, pads=[2, 2, 2, 2])])   # dilated: oneDNN
+    y = g.conv(y, 96, 24, 1)
+    y = silu(dw(y, 24, 3))                                 # 24 channels: oneDNN
+    y = silu(g.conv(y, 24, 64, 1))
+    y = silu(dw(y, 64, 3))
+    y = g.op("GlobalAveragePool", [y])                     # the graph output
+    g.save(out, [3, 45, 45], y)
+
+
 def transformer_patterns(out, opset):
     """Pre-LN block: decomposed LayerNorm (opset 13) or the op (17), attention
     with Transpose/Reshape/Div/Softmax, erf-GELU MLP, Gemm head."""
@@ -190,9 +238,10 @@ def main():
     os.makedirs(out, exist_ok=True)
     cnn_patterns(out)
     clip6_patterns(out)
+    dw_patterns(out)
     transformer_patterns(out, 13)
     transformer_patterns(out, 17)
-    print("make_patterns: wrote 4 models to %s" % out)
+    print("make_patterns: wrote 5 models to %s" % out)
     return 0
 
 

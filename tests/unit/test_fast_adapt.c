@@ -38,7 +38,8 @@ int main(void)
     CHECK(ones == 0);
     CHECK(a.mode == 0);
     /* contention: full 60 ms, one 22 ms -> one-thread mode within ~10 runs,
-     * and afterwards only every 16th run tries full again */
+     * and afterwards only every 16th run (the 8th after the switch) tries
+     * full again */
     ones = sim(&a, 100, 60.0, 22.0, 1);
     CHECK(a.mode == 1);
     CHECK(ones >= 75);
@@ -58,7 +59,7 @@ int main(void)
     ev_fast_adapt d = {0};
     ones = simu(&d, 60, 100.0, 40.0, 0.3, 1);
     CHECK(d.mode == 1);
-    CHECK(ones >= 45);
+    CHECK(ones >= 40); /* ~9 runs to switch, full checked after 8 and 16 */
     /* no one-thread variant possible: never chosen */
     ev_fast_adapt c = {0};
     sim(&c, 10, 10.0, 5.0, 0);
