@@ -184,6 +184,11 @@ static ev_status run_scans(ctx *c, ev_err *e)
             EV_TRY(mx_scan_topk(&c->ev, g, !c->has_ga, &so, c->o.threads, c->o.progress,
                                 c->o.progress_user, "retrieval", e));
             c->screened_bf16 = so.screened_bf16;
+            ev_log(EV_LOG_INFO,
+                   "top-K retrieval: %s screening, %lld quer%s streamed again after a first "
+                   "cut that was too high",
+                   so.screened_bf16 ? "bf16" : "float32", (long long)so.spec_restarts,
+                   so.spec_restarts == 1 ? "y" : "ies");
         } else {
             EV_TRY(mx_scan(&c->ev, g, !c->has_ga, &so, c->o.threads, c->o.progress,
                            c->o.progress_user, "retrieval", e));
