@@ -115,6 +115,27 @@ enum {
 ev_status mx_scan(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *o, int threads,
                   ev_progress_fn progress, void *user, const char *stage, ev_err *e);
 
+/* What a scan output asks for: ranking metrics, and the kNN k (0: none). */
+static inline bool mx_scan_wants_rank(const mx_scan_out *o)
+{
+    return o->ap || o->map_at_r || o->r_precision || o->n_ks > 0;
+}
+static inline int mx_scan_knn_k(const mx_scan_out *o)
+{
+    return (o->knn1 || o->knn_top1 || o->knn_top5) ? (o->knn_k > 0 ? o->knn_k : 1) : 0;
+}
+
+/* Query planning shared by the scans. Queries are taken in class order
+ * (q->members). rel[t] = relevant gallery items of query q->members[t]
+ * (same class, itself excluded when loo; 0 when !want_rank); returns the
+ * number of queries without any when want_rank, else 0. */
+int64_t mx_relevant_counts(const mx_set *q, const mx_set *g, bool loo, bool want_rank,
+                           int64_t *rel);
+/* Split n consecutive items into blocks of at most cap items whose weights
+ * sum to at most budget (an item heavier than that gets a block of its
+ * own). bstart receives nb + 1 offsets; returns nb. */
+int64_t mx_blocks(const int64_t *weight, int64_t n, int cap, int64_t budget, int64_t *bstart);
+
 /* Top-L variant (no full-ranking AP: o->ap must be NULL): exact R@K, P@K,
  * R-precision, MAP@R and kNN from each query's L best items, screened by a
  * bf16 GEMM with exact float32 re-scoring (lib/metrics/topk.c). */

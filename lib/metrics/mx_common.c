@@ -36,6 +36,41 @@ ev_status mx_gemm_nt(int64_t m, int64_t n, int64_t k, const float *a, int64_t ld
     return EV_OK;
 }
 
+/* ---- query planning ----------------------------------------------------- */
+int64_t mx_relevant_counts(const mx_set *q, const mx_set *g, bool loo, bool want_rank,
+                           int64_t *rel)
+{
+    int64_t excluded = 0;
+    for (int64_t t = 0; t < q->n; t++) {
+        int32_t c = q->y[q->members[t]];
+        int64_t R = 0;
+        if (want_rank && c < g->n_classes) {
+            R = g->cstart[c + 1] - g->cstart[c];
+            if (loo) R--;
+        }
+        if (R < 0) R = 0;
+        if (want_rank && R == 0) excluded++;
+        rel[t] = R;
+    }
+    return excluded;
+}
+
+int64_t mx_blocks(const int64_t *weight, int64_t n, int cap, int64_t budget, int64_t *bstart)
+{
+    int64_t nb = 0, cnt = 0, sum = 0;
+    for (int64_t t = 0; t < n; t++) {
+        if (cnt == 0 || cnt >= cap || sum + weight[t] > budget) {
+            bstart[nb++] = t;
+            cnt = 0;
+            sum = 0;
+        }
+        cnt++;
+        sum += weight[t];
+    }
+    bstart[nb] = n;
+    return nb;
+}
+
 /* ---- prepared sets -------------------------------------------------------- */
 void mx_set_free(mx_set *s)
 {

@@ -336,8 +336,8 @@ ev_status mx_scan(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *o, in
                   ev_progress_fn progress, void *user, const char *stage, ev_err *e)
 {
     const int64_t d = q->d, nq = q->n, ng = g->n;
-    const bool want_rank = o->ap || o->map_at_r || o->r_precision || o->n_ks > 0;
-    const int K = (o->knn1 || o->knn_top1 || o->knn_top5) ? (o->knn_k > 0 ? o->knn_k : 1) : 0;
+    const bool want_rank = mx_scan_wants_rank(o);
+    const int K = mx_scan_knn_k(o);
     EV_FAIL_IF(g->d != d, e, EV_ERR_SHAPE, "gallery has %lld dims, queries %lld", (long long)g->d,
                (long long)d);
     /* Query order: by class (pass A locality), blocks bounded by BQ and by
@@ -350,30 +350,8 @@ ev_status mx_scan(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *o, in
         free(bstart);
         return ev_err_set(e, EV_ERR_NOMEM, "out of memory (%lld queries)", (long long)nq);
     }
-    int64_t nb = 0, excluded = 0;
-    {
-        int64_t cnt = 0, sum = 0;
-        for (int64_t t = 0; t < nq; t++) {
-            int32_t qi = order[t], c = q->y[qi];
-            int64_t R = 0;
-            if (want_rank && c < g->n_classes) {
-                R = g->cstart[c + 1] - g->cstart[c];
-                if (loo) R--;
-            }
-            if (R < 0) R = 0;
-            if (want_rank && R == 0) excluded++;
-            rel[t] = R;
-            if (cnt == 0 || cnt >= BQ || (sum + R > R_BUDGET)) {
-                bstart[nb++] = t;
-                cnt = 0;
-                sum = 0;
-            }
-            cnt++;
-            sum += R;
-        }
-        bstart[nb] = nq;
-    }
-    o->n_excluded = want_rank ? excluded : 0;
+    o->n_excluded = mx_relevant_counts(q, g, loo, want_rank, rel);
+    const int64_t nb = mx_blocks(rel, nq, BQ, R_BUDGET, bstart);
 
     int nt = mx_threads(threads);
     int failed = 0;

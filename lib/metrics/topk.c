@@ -730,8 +730,8 @@ ev_status mx_scan_topk(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *
                        ev_progress_fn progress, void *user, const char *stage, ev_err *e)
 {
     const int64_t d = q->d, nq = q->n, ng = g->n;
-    const bool want_rank = o->map_at_r || o->r_precision || o->n_ks > 0;
-    const int K = (o->knn1 || o->knn_top1 || o->knn_top5) ? (o->knn_k > 0 ? o->knn_k : 1) : 0;
+    const bool want_rank = mx_scan_wants_rank(o);
+    const int K = mx_scan_knn_k(o);
     EV_FAIL_IF(g->d != d, e, EV_ERR_SHAPE, "gallery has %lld dims, queries %lld", (long long)g->d,
                (long long)d);
     EV_FAIL_IF(o->ap, e, EV_ERR_INTERNAL, "top-L scan cannot compute full-ranking AP");
@@ -744,8 +744,8 @@ ev_status mx_scan_topk(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *
 
     /* blocks of class-sorted queries */
     const int32_t *order = q->members;
-    int32_t *rel = malloc((size_t)nq * sizeof *rel);
-    int32_t *lim = malloc((size_t)nq * sizeof *lim);
+    int64_t *rel = malloc((size_t)nq * sizeof *rel);
+    int64_t *lim = malloc((size_t)nq * sizeof *lim);
     int64_t *bstart = malloc(((size_t)nq + 1) * sizeof *bstart);
     uint16_t *gh = NULL, *sh = NULL;
     float *eg = NULL, *sx = NULL, *sinv = NULL;
@@ -755,39 +755,21 @@ ev_status mx_scan_topk(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *
         rc = ev_err_set(e, EV_ERR_NOMEM, "out of memory (%lld queries)", (long long)nq);
         goto out;
     }
-    int64_t nb = 0, excluded = 0, maxL = 0;
-    {
-        int64_t cnt = 0, sum = 0;
-        for (int64_t t = 0; t < nq; t++) {
-            int32_t qi = order[t], c = q->y[qi];
-            int64_t R = 0;
-            if (want_rank && c < g->n_classes) {
-                R = g->cstart[c + 1] - g->cstart[c];
-                if (loo) R--;
-            }
-            if (R < 0) R = 0;
-            if (want_rank && R == 0) excluded++;
-            int64_t L = K;
-            if (R > 0) {
-                if (R > L) L = R;
-                if (kmax > L) L = kmax;
-            }
-            if (L > navail) L = navail;
-            if (L < 0) L = 0;
-            rel[t] = (int32_t)R;
-            lim[t] = (int32_t)L;
-            if (L > maxL) maxL = L;
-            if (cnt == 0 || cnt >= TQ || sum + L > L_BUDGET) {
-                bstart[nb++] = t;
-                cnt = 0;
-                sum = 0;
-            }
-            cnt++;
-            sum += L;
+    /* L of every query, blocks bounded by TQ and by the sum of L */
+    o->n_excluded = mx_relevant_counts(q, g, loo, want_rank, rel);
+    int64_t maxL = 0;
+    for (int64_t t = 0; t < nq; t++) {
+        int64_t R = rel[t], L = K;
+        if (R > 0) {
+            if (R > L) L = R;
+            if (kmax > L) L = kmax;
         }
-        bstart[nb] = nq;
+        if (L > navail) L = navail;
+        if (L < 0) L = 0;
+        lim[t] = L;
+        if (L > maxL) maxL = L;
     }
-    o->n_excluded = want_rank ? excluded : 0;
+    const int64_t nb = mx_blocks(lim, nq, TQ, L_BUDGET, bstart);
 
     int nt = mx_threads(threads);
     if (bf16) {
@@ -903,8 +885,8 @@ ev_status mx_scan_topk(const mx_set *q, const mx_set *g, bool loo, mx_scan_out *
                 int32_t qi = order[t0 + i];
                 t->qi = qi;
                 t->cls = q->y[qi];
-                t->R = rel[t0 + i];
-                t->L = lim[t0 + i];
+                t->R = (int32_t)rel[t0 + i];
+                t->L = (int32_t)lim[t0 + i];
                 t->n = 0;
                 t->n_exact = 0;
                 t->theta = -INFINITY;
