@@ -120,8 +120,6 @@ typedef struct ctx {
     mx_set ev, tr, ga;
     int has_tr, has_ga;
     double *sil_item;
-    int screen;                  /* MX_SCREEN_* for the top-K scan            */
-    int screened_bf16;
 } ctx;
 
 static void progress(ctx *c, const char *stage, double f)
@@ -180,10 +178,8 @@ static ev_status run_scans(ctx *c, ev_err *e)
         }
         const mx_set *g = c->has_ga ? &c->ga : &c->ev;
         if (topk) {
-            so.screen = c->screen;
             EV_TRY(mx_scan_topk(&c->ev, g, !c->has_ga, &so, c->o.threads, c->o.progress,
                                 c->o.progress_user, "retrieval", e));
-            c->screened_bf16 = so.screened_bf16;
             ev_log(EV_LOG_INFO,
                    "top-K retrieval: %s screening, %lld quer%s streamed again after a first "
                    "cut that was too high",

@@ -38,6 +38,7 @@
 
 #include <oneapi/dnnl/dnnl.h>
 
+#include "fast/prims.h"
 #include "metrics/mx.h"
 
 #define TQ 512                      /* queries per block                       */
@@ -287,8 +288,7 @@ static void tq_rescue(tq *t, const mx_set *q, const mx_set *g, tworker *w)
     t->n_exact = o;
     /* newcomers tied with sL lose on index: they need s > sL, and s <= a + E */
     t->theta = sL;
-    float f = bound_below((double)sL - t->E);
-    t->cut = f > t->spec ? f : t->spec;
+    set_cut(t);
 }
 
 /* Buffer full: compact; if that frees too little, rescue. */
@@ -515,8 +515,11 @@ static void finish_query(tq *t, tworker *w, const mx_set *g, bool want_rank, int
 }
 
 /* ---- oneDNN bf16 matmul ----------------------------------------------------- */
+/* The bf16 screening matmul for `rows` gallery rows: *is_ref (if given) says
+ * whether oneDNN picked a reference implementation; the primitive is only
+ * created when p is given. */
 static dnnl_status_t make_prim(dnnl_engine_t eng, int64_t rows, int64_t d, dnnl_primitive_t *p,
-                               const char **impl)
+                               int *is_ref)
 {
     dnnl_memory_desc_t sd, wd, dd;
     dnnl_dims_t ds = {rows, d}, dw = {d, TQ}, dst = {rows, TQ};
@@ -529,10 +532,12 @@ static dnnl_status_t make_prim(dnnl_engine_t eng, int64_t rows, int64_t d, dnnl_
     if ((st = dnnl_matmul_desc_init(&md, &sd, &wd, NULL, &dd))) return st;
     dnnl_primitive_desc_t pd;
     if ((st = dnnl_primitive_desc_create(&pd, &md, NULL, eng, NULL))) return st;
-    const char *s = NULL;
-    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s);
-    if (impl) *impl = s && !strncmp(s, "ref", 3) ? "ref" : "fast";
-    st = dnnl_primitive_create(p, pd);
+    if (is_ref) {
+        const char *s = NULL;
+        dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &s);
+        *is_ref = ev_fast_impl_is_ref(s);
+    }
+    if (p) st = dnnl_primitive_create(p, pd);
     dnnl_primitive_desc_destroy(pd);
     return st;
 }
@@ -542,10 +547,8 @@ static int bf16_fast(int64_t d)
 {
     dnnl_engine_t eng;
     if (dnnl_engine_create(&eng, dnnl_cpu, 0)) return 0;
-    dnnl_primitive_t p = NULL;
-    const char *impl = "ref";
-    int ok = make_prim(eng, TG, d, &p, &impl) == dnnl_success && !strcmp(impl, "fast");
-    if (p) dnnl_primitive_destroy(p);
+    int is_ref = 1;
+    int ok = make_prim(eng, TG, d, NULL, &is_ref) == dnnl_success && !is_ref;
     dnnl_engine_destroy(eng);
     return ok;
 }
