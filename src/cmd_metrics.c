@@ -466,7 +466,7 @@ static void write_table(FILE *f, const ev_metrics_result *r, int64_t n, int64_t 
     fprintf(f, "kNN: %s; silhouette: %s%s\n\n",
             r->knn_leave_one_out ? "leave-one-out" : "train split as memory",
             r->silhouette_metric == EV_DISTANCE_EUCLIDEAN ? "euclidean" : "cosine",
-            r->silhouette_n < n ? " (sampled)" : "");
+            r->silhouette_n > 0 && r->silhouette_n < n ? " (sampled)" : "");
     fprintf(f, "%-28s %10s   %s\n", "metric", "value", "95% CI / note");
     for (int i = 0; i < nm; i++) {
         if (!m[i].m->defined) {
